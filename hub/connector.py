@@ -18,7 +18,7 @@ batch of :class:`WriteOp` and return one :class:`WriteResult` per op.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -256,6 +256,15 @@ class Connector:
     def write(self, stream: str, batch: Sequence[WriteOp]) -> list[WriteResult]:
         """Write at most ``stream.batch_size`` ops; return one result per op, in order."""
         raise NotImplementedError
+
+    def write_batches(self, stream: str, batches: Iterable[Sequence[WriteOp]]) -> Iterator[list[WriteResult]]:
+        """Write several batches; yields the results of each batch, in order.
+
+        The default calls :meth:`write` per batch. Vendors with asynchronous jobs override it
+        to keep several jobs in flight and poll them together.
+        """
+        for batch in batches:
+            yield self.write(stream, batch)
 
     # -- helpers -------------------------------------------------------------------------
     @classmethod

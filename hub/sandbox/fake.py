@@ -235,3 +235,9 @@ class FakeVendor:
             await send({"type": "http.response.body", "body": response.content})
 
         return app
+
+
+def sandbox_settings(fake: FakeVendor) -> dict[str, Any]:
+    """Connector settings that point at ``fake`` (a fake may add what its vendor needs)."""
+    extra = getattr(fake, "extra_settings", None)
+    return {"base_url": fake.base_url, **(extra() if callable(extra) else {})}

@@ -1,0 +1,159 @@
+"""The sync engine: pull → stage → map → link → golden record → per-tool diff → write → ledger.
+
+The same :class:`Engine` serves ``hub sync``, ``hub plan``, the scheduler and (later)
+distributed workers. It reaches connectors only through the plugin manager (via
+:mod:`hub.runtime`) and never prints: the CLI renders its :class:`~hub.report.RunReport`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from hub import outbound, runtime
+from hub.connector import READ
+from hub.context import RunContext
+from hub.errors import ConnectorError, MassDeleteError
+from hub.processing import process_pending
+from hub.progress import QUIET, Progress
+from hub.report import RunReport
+from hub.staging import load_cursor, save_cursor, stage
+from hub.store.models import Run, utcnow
+
+if TYPE_CHECKING:
+    from hub.config import Workspace
+    from hub.plugins import Plugins
+    from hub.runtime import Runtime
+    from hub.sandbox import FakeVendor
+    from hub.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Runs syncs and plans for one workspace.
+
+    Args:
+        workspace: the loaded ``hub.yaml`` and its directory.
+        store: the state store.
+        plugins: the loaded plugins.
+        fakes: sandbox fakes to use for sandbox connectors (tests, benchmarks, the demo).
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        store: Store,
+        plugins: Plugins,
+        *,
+        fakes: dict[str, FakeVendor] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.store = store
+        self.plugins = plugins
+        self.fakes = fakes
+        self.stop = threading.Event()
+
+    def runtimes(self, only: list[str] | None = None) -> dict[str, Runtime]:
+        return runtime.build(self.workspace, self.plugins, only=only, fakes=self.fakes)
+
+    def sync(
+        self,
+        *,
+        connectors: list[str] | None = None,
+        full: bool = False,
+        plan: bool = False,
+        pull: bool = True,
+        allow_mass_delete: bool = False,
+        progress: Progress | None = None,
+    ) -> RunReport:
+        """Run one sync (or, with ``plan=True``, compute it and write nothing anywhere)."""
+        started = time.perf_counter()
+        runtimes = self.runtimes(connectors)
+        report = RunReport(run_id=uuid.uuid4().hex, kind="plan" if plan else "sync")
+        session = self.store.session()
+        ctx = RunContext(
+            session=session,
+            runtimes=runtimes,
+            config=self.workspace.config,
+            report=report,
+            progress=progress or QUIET,
+            plan=plan,
+            stop=self.stop,
+            chunk=self.workspace.config.batch_size,
+            all_connectors=set(runtimes) == set(self.workspace.config.enabled()),
+        )
+        if not plan:
+            session.add(Run(id=report.run_id, kind="sync", status="running", started_at=utcnow(), stats={}))
+            session.commit()
+        try:
+            if pull:
+                for rt in runtimes.values():
+                    self._pull(ctx, rt, full)
+            by_entity: dict[str, list[tuple[str, str]]] = {}
+            for rt in runtimes.values():
+                for stream, smap in rt.streams():
+                    if rt.readable(smap):
+                        by_entity.setdefault(smap.entity, []).append((rt.name, stream.name))
+            for entity in runtime.ENTITY_ORDER:
+                process_pending(ctx, entity, by_entity.get(entity, []))
+            if not self.stop.is_set():
+                outbound.run(ctx, allow_mass_delete=allow_mass_delete)
+        except MassDeleteError as err:
+            session.rollback() if plan else session.commit()
+            report.errors.append(str(err))
+        except BaseException:
+            session.rollback()
+            report.errors.append("the run was interrupted")
+            self._finish(ctx, started, interrupted=True)
+            raise
+        self._finish(ctx, started, interrupted=self.stop.is_set())
+        return report
+
+    def _pull(self, ctx: RunContext, rt: Runtime, full: bool) -> None:
+        for stream, smap in rt.streams():
+            if not rt.readable(smap) or not stream.can(READ) or ctx.stop.is_set():
+                continue
+            state = None if full else load_cursor(ctx.session, rt.name, stream.name)
+            task = ctx.progress.task(f"read {rt.name}/{stream.name}")
+            try:
+                for page in rt.connector.read(stream.name, state):
+                    changed = stage(ctx.session, rt.name, stream.name, page.records, ctx.run_id)
+                    save_cursor(ctx.session, rt.name, stream.name, page.state)
+                    ctx.checkpoint()  # records and the cursor after them land together
+                    ctx.report.read[rt.name] += len(page.records)
+                    ctx.report.staged[rt.name] += changed
+                    task.advance(len(page.records))
+                    if ctx.stop.is_set():
+                        break
+            except ConnectorError as err:
+                ctx.session.rollback()
+                ctx.report.errors.append(str(err))
+                ctx.failed_connectors.add(rt.name)
+                log.error("%s", err)
+                return
+            finally:
+                task.done()
+
+    def _finish(self, ctx: RunContext, started: float, *, interrupted: bool) -> None:
+        report = ctx.report
+        report.seconds = round(time.perf_counter() - started, 3)
+        report.requests = {name: rt._connector.http.requests_sent for name, rt in ctx.runtimes.items() if rt._connector}
+        report.finish(interrupted=interrupted)
+        for rt in ctx.runtimes.values():
+            rt.close()
+        session = ctx.session
+        if ctx.plan:
+            session.rollback()
+        else:
+            run = session.get(Run, report.run_id)
+            if run is not None:
+                run.status = report.status
+                run.finished_at = utcnow()
+                run.stats = report.to_dict()
+                run.error = "\n".join(report.errors) or None
+            session.commit()
+        session.close()

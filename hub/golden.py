@@ -1,0 +1,136 @@
+"""The golden record: each canonical field resolved across every linked source record.
+
+Policy (``hub.yaml`` ``conflict_policy``): per-field source priority lists first, else the
+newest *field* timestamp wins (when that field's value last changed in its tool); an empty value
+never overwrites; an opt-out consent always wins; a value the hub wrote and read back (an echo)
+only counts when no tool holds a value of its own. Lists are merged (union), maps key by key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.canonical import ENTITIES
+
+_EMPTY: tuple[Any, ...] = (None, "", [], {})
+
+
+@dataclass
+class Observation:
+    """One linked source record, as the golden record sees it."""
+
+    connector: str
+    stream: str
+    source_id: str
+    canonical: dict[str, Any]
+    field_ts: dict[str, str] = field(default_factory=dict)
+    echo: frozenset[str] = frozenset()
+    updated_at: str | None = None
+    deleted: bool = False
+
+
+@dataclass
+class Provenance:
+    value: Any
+    obs: Observation
+    observed_at: str | None
+    rule: str
+
+
+@dataclass
+class Golden:
+    data: dict[str, Any]
+    provenance: dict[str, Provenance]
+    conflicts: int
+
+
+def _rank_key(obs: Observation, name: str, priority: Sequence[str]) -> tuple[Any, ...]:
+    """Sort key: better candidates first."""
+    echo = name in obs.echo
+    if priority:
+        pos = priority.index(obs.connector) if obs.connector in priority else len(priority)
+    else:
+        pos = 0
+    ts = obs.field_ts.get(name) or obs.updated_at or ""
+    # non-echo first, then priority position, then newest, then a stable tie-break
+    return (echo, pos, _neg(ts), obs.connector, obs.stream, obs.source_id)
+
+
+def _neg(ts: str) -> tuple[int, ...]:
+    return tuple(-ord(c) for c in ts)
+
+
+def _item_key(item: Any) -> str:
+    if isinstance(item, dict):
+        for k in ("address", "number", "value"):
+            if k in item and item[k] is not None:
+                return f"{k}:{item[k]}"
+        return json.dumps({k: v for k, v in item.items() if k != "type"}, sort_keys=True, ensure_ascii=False)
+    return json.dumps(item, sort_keys=True, ensure_ascii=False)
+
+
+def resolve(entity: str, observations: Iterable[Observation], priority: dict[str, list[str]] | None = None) -> Golden:
+    """Compute the golden record of one entity from its linked, non-deleted observations."""
+    live = [o for o in observations if not o.deleted]
+    merge = ENTITIES[entity].MERGE
+    names: list[str] = []
+    for obs in live:
+        for name in obs.canonical:
+            if name not in names:
+                names.append(name)
+    data: dict[str, Any] = {}
+    prov: dict[str, Provenance] = {}
+    conflicts = 0
+    for name in sorted(names):
+        cands = [o for o in live if o.canonical.get(name) not in _EMPTY]
+        if not cands:
+            continue
+        order = (priority or {}).get(f"{entity}.{name}", [])
+        cands.sort(key=lambda o: _rank_key(o, name, order))
+        strategy = merge.get(name, "scalar")
+        best = cands[0]
+        ts = best.field_ts.get(name) or best.updated_at
+        if strategy == "union":
+            seen: dict[str, Any] = {}
+            for o in cands:
+                for item in o.canonical[name]:
+                    seen.setdefault(_item_key(item), item)
+            value: Any = list(seen.values())
+            rule = "union"
+        elif strategy in ("per_key", "consent"):
+            value, rule = _per_key(name, cands, strategy == "consent")
+        else:
+            value = best.canonical[name]
+            rule = "echo" if name in best.echo else ("priority" if order else ("only" if len(cands) == 1 else "newest"))
+            distinct = {json.dumps(o.canonical[name], sort_keys=True, ensure_ascii=False) for o in cands if name not in o.echo}
+            if len(distinct) > 1:
+                conflicts += 1
+        data[name] = value
+        prov[name] = Provenance(value, best, ts, rule)
+    return Golden(data, prov, conflicts)
+
+
+def _per_key(name: str, cands: list[Observation], consent: bool) -> tuple[dict[str, Any], str]:
+    out: dict[str, Any] = {}
+    rule = "per_key"
+    for o in reversed(cands):  # worst first, so better candidates overwrite
+        for k, v in (o.canonical.get(name) or {}).items():
+            if v in _EMPTY:
+                continue
+            if isinstance(v, dict) and isinstance(out.get(k), dict) and not consent:
+                out[k] = {**out[k], **{kk: vv for kk, vv in v.items() if vv not in _EMPTY}}
+            else:
+                out[k] = v
+    if consent:
+        # an opt-out seen genuinely in any tool wins over any opt-in, however recent
+        for o in cands:
+            if name in o.echo:
+                continue
+            for channel, v in (o.canonical.get(name) or {}).items():
+                if isinstance(v, dict) and v.get("status") == "opted_out":
+                    out[channel] = v
+                    rule = "opt_out"
+    return out, rule

@@ -1,0 +1,178 @@
+"""Tables of the state store (SQLAlchemy 2 declarative, ``Mapped`` annotations)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class SourceRecord(Base):
+    """The latest staged version of one vendor record, and its canonical mapping."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (
+        UniqueConstraint("connector", "stream", "source_id", name="uq_source_record"),
+        Index("ix_source_records_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    connector: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]]
+    hash: Mapped[str | None] = mapped_column(String(64))
+    source_updated_at: Mapped[datetime | None]
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    canonical: Mapped[dict[str, Any] | None]
+    # per top-level canonical field: when its value last changed in this tool, and whether the
+    # current value is the hub's own write read back (an echo, never a new observation)
+    field_ts: Mapped[dict[str, Any] | None]
+    echo: Mapped[list[Any] | None]
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|mapped|failed|written
+    staged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Entity(Base):
+    """A canonical entity and its golden record."""
+
+    __tablename__ = "entities"
+    __table_args__ = (Index("ix_entities_dirty", "dirty"), Index("ix_entities_type", "type"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]]
+    merged_into: Mapped[str | None] = mapped_column(String(32))
+    # the person a ticket, activity or deal belongs to (for the 360° view)
+    person_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    dirty: Mapped[bool] = mapped_column(Boolean, default=True)  # outbound evaluation pending
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Link(Base):
+    """Which entity a source record belongs to, and why."""
+
+    __tablename__ = "links"
+
+    source_record_id: Mapped[int] = mapped_column(ForeignKey("source_records.id", ondelete="CASCADE"), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(32), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    evidence: Mapped[dict[str, Any] | None]
+    manual: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Identifier(Base):
+    """Deterministic-linking index: a normalised identifier seen on a source record."""
+
+    __tablename__ = "identifiers"
+    __table_args__ = (
+        Index("ix_identifiers_lookup", "entity_type", "kind", "value"),
+        Index("ix_identifiers_record", "source_record_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # email | phone | xid | domain
+    value: Mapped[str] = mapped_column(String(320))
+    entity_id: Mapped[str] = mapped_column(String(32), index=True)
+    source_record_id: Mapped[int] = mapped_column(Integer)
+
+
+class FieldProvenance(Base):
+    """Which source gave the golden record its current value of one field, and when."""
+
+    __tablename__ = "field_provenance"
+
+    entity_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    field: Mapped[str] = mapped_column(String(128), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    connector: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(255))
+    observed_at: Mapped[datetime | None]
+    rule: Mapped[str] = mapped_column(String(32))
+
+
+class Cursor(Base):
+    """Resume state of one connector stream."""
+
+    __tablename__ = "cursors"
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ledger(Base):
+    """The outbound ledger: what the hub last wrote (or is writing) to each tool."""
+
+    __tablename__ = "outbound_ledger"
+    __table_args__ = (Index("ix_ledger_target", "connector", "stream", "target_id"),)
+
+    connector: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    entity_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target_id: Mapped[str | None] = mapped_column(String(255))
+    fields: Mapped[dict[str, Any]]  # vendor fields written
+    expected: Mapped[dict[str, Any]]  # the canonical record the tool should read back
+    pending: Mapped[bool] = mapped_column(Boolean, default=True)
+    action: Mapped[str] = mapped_column(String(16), default="upsert")
+    written_at: Mapped[datetime] = mapped_column(default=utcnow)
+    run_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))  # running|ok|dead_letters|failed|interrupted
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    stats: Mapped[dict[str, Any]]
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeadLetter(Base):
+    __tablename__ = "dead_letters"
+    __table_args__ = (Index("ix_dead_letters_status", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str | None] = mapped_column(String(32))
+    connector: Mapped[str] = mapped_column(String(64))
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str | None] = mapped_column(String(255))
+    field: Mapped[str | None] = mapped_column(String(255))
+    stage: Mapped[str] = mapped_column(String(16))  # read|map|link|write
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|retried|dropped|resolved
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any] | None]
