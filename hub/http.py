@@ -232,4 +232,7 @@ def _wait(state: tenacity.RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome else None
     if isinstance(exc, RetriableError) and exc.retry_after is not None:
         return min(exc.retry_after, MAX_WAIT_SECONDS)
-    return tenacity.wait_exponential_jitter(initial=0.5, max=30.0)(state)
+    return _BACKOFF(state)
+
+
+_BACKOFF = tenacity.wait_random_exponential(multiplier=0.5, max=30.0)
