@@ -29,6 +29,16 @@ RefResolver = Callable[[str], str | None]  # "@connector:stream:id" -> entity id
 VendorIdLookup = Callable[[str, str], str | None]  # (stream, entity id) -> vendor id
 
 
+def _type_phones(canonical: dict[str, Any]) -> None:
+    """Give a phone of unknown type the type 'mobile' when the number is a mobile line, so
+    tools that keep mobile and office numbers apart receive it in the right field."""
+    from hub.linker import is_mobile
+
+    for phone in canonical.get("phones") or ():
+        if isinstance(phone, dict) and not phone.get("type") and phone.get("number") and is_mobile(phone["number"]):
+            phone["type"] = "mobile"
+
+
 def make_ref(connector: str, stream: str, vendor_id: Any) -> str:
     """The canonical placeholder for a reference to another source record."""
     return f"{REF_PREFIX}{connector}:{stream}:{vendor_id}"
@@ -123,6 +133,8 @@ class Mapping:
             if fm.ref:
                 value = make_ref(name, fm.ref, value)
             paths.set_(out, fm.canonical[0], value)
+        if smap.entity in ("person", "organization"):
+            _type_phones(out)
         return out
 
     def validate(self, stream: str, canonical: dict[str, Any]) -> None:
@@ -161,11 +173,11 @@ class Mapping:
             if not fm.outbound or (wanted is not None and fm.field not in wanted):
                 continue
             if len(fm.canonical) > 1:
-                value: Any = tuple(paths.get(golden, c) for c in fm.canonical)
+                value: Any = tuple(paths.get(golden, c, loose=True) for c in fm.canonical)
                 if not any(value):
                     continue
             else:
-                value = paths.get(golden, fm.canonical[0])
+                value = paths.get(golden, fm.canonical[0], loose=True)
                 if value in (None, "", []):
                     continue
                 if fm.ref:
@@ -202,7 +214,7 @@ class Mapping:
             if not fm.outbound:
                 continue
             for path in fm.canonical:
-                want = paths.get(golden, path)
+                want = paths.get(golden, path, loose=True)
                 if want in (None, "", []):
                     continue
                 have = paths.get(current, path)

@@ -46,17 +46,24 @@ def top(path: str) -> str:
     return parse(path)[0].key
 
 
-def _pick(items: list[Any], seg: Segment) -> Any:
+def _pick(items: list[Any], seg: Segment, loose: bool = False) -> Any:
     if seg.index is not None:
         return items[seg.index] if seg.index < len(items) else None
     for item in items:
         if isinstance(item, dict) and str(item.get(seg.attr)) == seg.value:
             return item
+    if loose:  # an item that does not say (a phone of unknown type) fits any selector
+        for item in items:
+            if isinstance(item, dict) and item.get(seg.attr) is None:
+                return item
     return None
 
 
-def get(data: Any, path: str) -> Any:
-    """The value at ``path`` in ``data`` or None."""
+def get(data: Any, path: str, *, loose: bool = False) -> Any:
+    """The value at ``path`` in ``data`` or None.
+
+    With ``loose``, ``[attr=value]`` also accepts an item that has no ``attr`` at all.
+    """
     cur = data
     for seg in parse(path):
         if not isinstance(cur, dict):
@@ -65,12 +72,12 @@ def get(data: Any, path: str) -> Any:
         if seg.is_list:
             if not isinstance(cur, list):
                 return None
-            cur = _pick(cur, seg)
+            cur = _pick(cur, seg, loose)
     return cur
 
 
 def get_all(data: Any, path: str) -> list[Any]:
-    """Every value ``path`` can reach when list selectors are read as 'any item'.
+    """Every value ``path`` can reach when list selectors are read as 'any fitting item'.
 
     Used on the way out: a tool holding any one of the golden record's emails is in sync.
     """
@@ -84,7 +91,9 @@ def get_all(data: Any, path: str) -> list[Any]:
             if seg.is_list:
                 if isinstance(v, list):
                     if seg.attr is not None:
-                        nxt.extend(i for i in v if isinstance(i, dict) and str(i.get(seg.attr)) == seg.value)
+                        nxt.extend(
+                            i for i in v if isinstance(i, dict) and (i.get(seg.attr) is None or str(i.get(seg.attr)) == seg.value)
+                        )
                     else:
                         nxt.extend(v)
             elif v is not None:

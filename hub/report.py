@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -60,12 +60,14 @@ class RunReport:
             self.status = "ok"
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["read"] = dict(self.read)
         out["staged"] = dict(self.staged)
         out["written"] = {k: dict(v) for k, v in self.written.items()}
         out["writes"] = self.writes
-        if self.kind != "plan":
+        if self.kind == "plan":
+            out["plan"] = [asdict(op) for op in self.plan]
+        else:
             out.pop("plan")
         return out
 

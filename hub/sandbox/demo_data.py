@@ -250,12 +250,13 @@ def _corporate_number(rng: random.Random) -> str:
 def _phone(rng: random.Random, area: str | None, used: set[Groups]) -> Groups:
     """A number nobody else has: a Japanese mobile (``area`` None), landline (``0…``) or US one.
 
-    Unplanned collisions would be false identity evidence, so numbers are kept unique; only the
-    planted main-line trap shares one.
+    Unplanned collisions would be false identity evidence, so numbers are kept unique; only
+    colleagues who give their company's main line share one.
     """
     while True:
         if area is None:
-            g = (_pick(rng, ("090", "080", "070")), _digits(rng), _digits(rng))
+            d = _digits(rng, 8)
+            g = (_pick(rng, ("090", "080", "070")), d[:4], d[4:])
         elif area[0] == "0":  # Tokyo and Osaka dial 0X-XXXX-XXXX, elsewhere 0XX-XXX-XXXX
             lo, span = (3000, 7000) if len(area) == 2 else (200, 800)
             g = (area, str(lo + int(rng.random() * span)), _digits(rng))
@@ -522,7 +523,8 @@ def _zd_name(rng: random.Random, p: dict[str, Any], kana: bool) -> str:
         return f"{giv[4][0].capitalize()} {fam[4][0].capitalize()}"
     if r < 0.20 and kana:  # no space is only safe when the kana say where the family name ends
         return fam[0] + giv[0]
-    return fam[0] + (" " if r < 0.6 else "\u3000") + giv[0] + (" " if r > 0.98 else "")
+    space, trailing = " " if r < 0.6 else "\u3000", " " if r > 0.98 else ""
+    return fam[0] + space + giv[0] + trailing
 
 
 def _zd_user(rng: random.Random, p: dict[str, Any], kana: bool) -> dict[str, Any]:
