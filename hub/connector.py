@@ -290,6 +290,9 @@ class Connector:
 class TimestampCheckpoint:
     """Resume state for reads ordered by a timestamp that many records may share.
 
+    Timestamps are compared as strings: pass them in one fixed-width ISO 8601 form
+    (e.g. ``2024-05-01T12:34:56.789Z``), never mixed formats.
+
     Keeps the newest timestamp emitted and the ids emitted *at* that timestamp, so a read that
     resumes with ``>= since`` skips exactly those ids: no gap and no duplicate.
     """

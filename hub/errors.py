@@ -57,10 +57,12 @@ class ConnectorError(HubError):
         connector: str = "?",
         stream: str | None = None,
         status: int | None = None,
+        body: str | None = None,
     ) -> None:
         self.connector = connector
         self.stream = stream
         self.status = status
+        self.body = body  # the vendor's whole error body, secrets redacted
         self.reason = message
         where = connector + (f"/{stream}" if stream else "")
         super().__init__(f"[{where}] {message}")

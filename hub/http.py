@@ -123,6 +123,8 @@ class HttpClient:
         self.connector = connector
         self.budget = budget
         self.secrets = [s for s in secrets if s]
+        for value in (headers or {}).values():  # e.g. Basic base64(email/token:secret)
+            self._add_secret(value)
         self.validate = validate
         self.requests_sent = 0
         self.client = httpx.Client(
@@ -139,16 +141,27 @@ class HttpClient:
             text = text.replace(secret, "***")
         return text
 
+    def _add_secret(self, header_value: str) -> None:
+        bare = header_value.split(" ", 1)[-1]
+        if len(bare) >= 8 and bare not in self.secrets:
+            self.secrets.append(bare)
+
     def set_header(self, name: str, value: str) -> None:
-        """Change a default header (e.g. after an OAuth token refresh)."""
+        """Change a default header (e.g. after an OAuth token refresh); its value is redacted."""
         self.client.headers[name] = value
         if value:
-            bare = value.split(" ", 1)[-1]
-            if bare not in self.secrets:
-                self.secrets.append(bare)
+            self._add_secret(value)
 
-    def request(self, method: str, url: str, *, stream: str | None = None, **kw: Any) -> httpx.Response:
-        """Send a request, retrying transient failures; raise a ConnectorError otherwise."""
+    def request(
+        self, method: str, url: str, *, stream: str | None = None, budget: RequestBudget | None = None, **kw: Any
+    ) -> httpx.Response:
+        """Send a request, retrying transient failures; raise a ConnectorError otherwise.
+
+        Args:
+            stream: named in errors.
+            budget: an extra budget for this endpoint (e.g. a vendor's export limit), drawn on
+                every attempt, retries included.
+        """
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(RetriableError),
             stop=tenacity.stop_after_attempt(MAX_ATTEMPTS),
@@ -157,7 +170,7 @@ class HttpClient:
             reraise=True,
             before_sleep=self._log_retry,
         )
-        return retrying(self._send_once, method, url, stream, kw)
+        return retrying(self._send_once, method, url, stream, budget, kw)
 
     def get(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("GET", url, **kw)
@@ -192,9 +205,12 @@ class HttpClient:
         self.client.close()
 
     # -- internals -----------------------------------------------------------------------
-    def _send_once(self, method: str, url: str, stream: str | None, kw: dict[str, Any]) -> httpx.Response:
-        if self.budget:
-            self.budget.acquire()
+    def _send_once(
+        self, method: str, url: str, stream: str | None, budget: RequestBudget | None, kw: dict[str, Any]
+    ) -> httpx.Response:
+        for b in (self.budget, budget):
+            if b is not None:
+                b.acquire()
         self.requests_sent += 1
         where = {"connector": self.connector, "stream": stream}
         try:
@@ -208,16 +224,16 @@ class HttpClient:
             if self.validate:
                 self.validate(response)
             return response
-        body = self.redact(response.text[:300])
-        message = f"{method} {self._path(url)} -> HTTP {status}: {body}"
+        body = self.redact(response.text)
+        message = f"{method} {self._path(url)} -> HTTP {status}: {body[:300]}"
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if status == 429:
-            raise RateLimitedError(message, retry_after=retry_after, status=status, **where)
+            raise RateLimitedError(message, retry_after=retry_after, status=status, body=body, **where)
         if status in RETRY_STATUSES:
-            raise RetriableError(message, retry_after=retry_after, status=status, **where)
+            raise RetriableError(message, retry_after=retry_after, status=status, body=body, **where)
         if status in (401, 403):
-            raise AuthError(message, status=status, **where)
-        raise VendorError(message, status=status, **where)
+            raise AuthError(message, status=status, body=body, **where)
+        raise VendorError(message, status=status, body=body, **where)
 
     def _path(self, url: str) -> str:
         return self.redact(httpx.URL(url).path or url)

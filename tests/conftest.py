@@ -51,3 +51,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow integration tests (real processes, servers) run in CI or with HUB_RUN_SLOW=1."""
+    if os.environ.get("HUB_RUN_SLOW") == "1" or os.environ.get("CI"):
+        return
+    skip = pytest.mark.skip(reason="slow integration test: set HUB_RUN_SLOW=1 (CI runs it)")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -5,7 +5,8 @@ renders the raw, vendor-shaped payloads each tool would hold about them, with th
 has between tools: email case and stray spaces, phone numbers written many ways, full-width
 characters, kana in katakana, hiragana, half-width or not at all. Nothing is normalised; that is
 the hub's job. ``truth`` says who is who so identity resolution can be scored, and ``traps`` names
-the cases built to fool a naive matcher. :func:`seed_fakes` loads it all into the sandbox fakes.
+the cases built to fool a naive matcher. :func:`seed_fakes` loads it all into the sandbox fakes
+(:func:`seed_one` loads one tool's share).
 
 Every domain is a made-up name under ``example.*``, so no real company is named.
 """
@@ -79,14 +80,14 @@ _JP_STEMS = _rows("""
 葵 アオイ aoi; 菜の花 ナノハナ nanohana; ひまわり ヒマワリ himawari; 山吹 ヤマブキ yamabuki; 常盤 トキワ tokiwa
 瑞雲 ズイウン zuiun; ABC エービーシー abc; NEXT ネクスト next; アルファ アルファ alpha; ミナト ミナト minato
 """)
+# The industry codes are the HubSpot option values the sandbox portal defines.
 _JP_KINDS = _rows("""
-商事 ショウジ shoji WHOLESALE; 物産 ブッサン bussan WHOLESALE; 工業 コウギョウ kogyo MACHINERY
-電機 デンキ denki ELECTRICAL_ELECTRONIC_MANUFACTURING; システム システム system COMPUTER_SOFTWARE
-ソリューションズ ソリューションズ solutions INFORMATION_TECHNOLOGY_AND_SERVICES
-製作所 セイサクショ seisakusho MACHINERY; 運輸 ウンユ unyu TRANSPORTATION_TRUCKING_RAILROAD
-建設 ケンセツ kensetsu CONSTRUCTION; 食品 ショクヒン shokuhin FOOD_PRODUCTION; 印刷 インサツ insatsu PRINTING
-薬品 ヤクヒン yakuhin PHARMACEUTICALS; 不動産 フドウサン fudosan REAL_ESTATE; 化学 カガク kagaku CHEMICALS
-物流 ブツリュウ butsuryu LOGISTICS_AND_SUPPLY_CHAIN; 企画 キカク kikaku MARKETING_AND_ADVERTISING
+商事 ショウジ shoji RETAIL; 物産 ブッサン bussan RETAIL; 工業 コウギョウ kogyo MACHINERY; 電機 デンキ denki MACHINERY
+システム システム system COMPUTER_SOFTWARE; ソリューションズ ソリューションズ solutions INFORMATION_TECHNOLOGY_AND_SERVICES
+製作所 セイサクショ seisakusho MACHINERY; 自動車 ジドウシャ jidosha AUTOMOTIVE; 建設 ケンセツ kensetsu CONSTRUCTION
+食品 ショクヒン shokuhin FOOD_BEVERAGES; 医療 イリョウ iryo HOSPITAL_HEALTH_CARE; 不動産 フドウサン fudosan REAL_ESTATE
+通信 ツウシン tsushin TELECOMMUNICATIONS; 会計 カイケイ kaikei ACCOUNTING; 保険 ホケン hoken INSURANCE
+企画 キカク kikaku MARKETING_AND_ADVERTISING
 """)
 _JP_REGIONS = _rows("""
 東京 トウキョウ tokyo; 大阪 オオサカ osaka; 名古屋 ナゴヤ nagoya; 九州 キュウシュウ kyushu; 東北 トウホク tohoku
@@ -96,9 +97,9 @@ _JP_LEGAL = ["株式会社{}"] * 11 + ["{}株式会社"] * 7 + ["有限会社{}"
 _EN_STEMS = """Acme Northwind Contoso Fabrikam Tailspin Wingtip Litware Proseware Lucerne Woodgrove Coho
 Adatum Relecloud Stonebridge Silverleaf Brightwave Ironpeak Clearwater Maplestone Oakhurst""".split()
 _EN_KINDS = _rows("""
-Systems COMPUTER_SOFTWARE; Logistics LOGISTICS_AND_SUPPLY_CHAIN; Foods FOOD_PRODUCTION; Labs RESEARCH
-Software COMPUTER_SOFTWARE; Partners MANAGEMENT_CONSULTING; Manufacturing MACHINERY; Media ONLINE_MEDIA
-Analytics INFORMATION_TECHNOLOGY_AND_SERVICES; Health HOSPITAL_HEALTH_CARE
+Systems COMPUTER_SOFTWARE; Motors AUTOMOTIVE; Foods FOOD_BEVERAGES; Capital FINANCIAL_SERVICES; Bank BANKING
+Software COMPUTER_SOFTWARE; Learning EDUCATION_MANAGEMENT; Manufacturing MACHINERY; Online INTERNET
+Analytics INFORMATION_TECHNOLOGY_AND_SERVICES; Health HOSPITAL_HEALTH_CARE; Media MARKETING_AND_ADVERTISING
 """)
 _EN_REGIONS = "Pacific Atlantic Northern Southern Western Eastern Central Global United Summit".split()
 _EN_LEGAL = ["{} Inc.", "{}, Inc.", "{} Corp.", "{} Ltd.", "{} LLC", "{} Co."]
@@ -317,7 +318,8 @@ def _make_person(
     rng: random.Random, key: str, orgs: list[dict[str, Any]], by_lang: list[list[int]], used: set[Groups]
 ) -> dict[str, Any]:
     jp = rng.random() < 0.65
-    p: dict[str, Any] = {"key": key, "jp": jp, "tools": _draw(rng, _PRESENCE), "variant": None, "plain": False}
+    p: dict[str, Any] = {"key": key, "jp": jp, "tools": _draw(rng, _PRESENCE)}
+    p["variant"], p["plain"] = False, False  # a respelled Zendesk email; a trap's name kept verbatim
     if jp:
         p["family"], p["given"] = _pick(rng, _SURNAMES), _pick(rng, _GIVEN)
     else:
@@ -397,8 +399,8 @@ def _assign_emails(rng: random.Random, people: list[dict[str, Any]]) -> None:
             p["zd_email"] = p["work"] if p["work"] and rng.random() < 0.75 else p["personal"]
         else:
             p["zd_email"] = p["hs_email"]
-            if p["tools"] == "both" and rng.random() < 0.15:
-                p["variant"] = _pick(rng, ("hs", "zd"))
+            # HubSpot lower-cases and trims emails itself; Zendesk keeps what it was given.
+            p["variant"] = p["tools"] == "both" and rng.random() < 0.15
 
 
 # -- rendering vendor payloads -------------------------------------------------------------
@@ -444,6 +446,15 @@ def _email_variant(rng: random.Random, email: str) -> str:
     if r < 0.65:
         return email.upper()
     return email + " " if r < 0.9 else " " + email
+
+
+def _odd_email(rng: random.Random, email: str) -> str:
+    """Rarely a full-width local part (typed with the IME on) or a trailing space."""
+    r = rng.random()
+    if r < 0.015:
+        local, _, domain = email.partition("@")
+        return f"{_wide(local)}@{domain}"
+    return email + " " if r < 0.03 else email
 
 
 def _odd(rng: random.Random, text: str) -> str:
@@ -493,7 +504,7 @@ def _hs_contact(rng: random.Random, p: dict[str, Any], kana: int | None) -> dict
     else:
         c["firstname"], c["lastname"] = _odd(rng, p["given"]), _odd(rng, p["family"])
     email = p["hs_email"]
-    c["email"] = _email_variant(rng, email) if p["variant"] == "hs" else _odd(rng, email)
+    c["email"] = _odd_email(rng, email)
     if p["main_line"]:
         c["phone"] = _fmt_phone(rng, org["phone"], "hyphen" if org["jp"] else "us_paren")
     elif p["direct"] and not p["diff_email"]:
@@ -536,7 +547,7 @@ def _zd_user(rng: random.Random, p: dict[str, Any], kana: bool) -> dict[str, Any
     fields["lifecycle"] = "customer" if supported else _pick(rng, ("lead", "other"))
     u: dict[str, Any] = {"_key": p["key"], "_org": None, "name": _zd_name(rng, p, kana)}
     email = p["zd_email"]
-    u["email"] = _email_variant(rng, email) if p["variant"] == "zd" else _odd(rng, email)
+    u["email"] = _email_variant(rng, email) if p["variant"] else _odd_email(rng, email)
     if p["diff_email"]:
         style = _pick(rng, ("intl_space", "wide", "paren")) if p["in_japan"] else "us_plus"
         u["phone"] = _fmt_phone(rng, p["mobile"], style)
@@ -653,6 +664,15 @@ def _public(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if not k.startswith("_")}
 
 
+_STREAMS = {  # tool -> (stream, DemoData list, field that receives the resolved link), parents first
+    "hubspot": (("companies", "hubspot_companies", None),
+                ("contacts", "hubspot_contacts", "associatedcompanyid")),
+    "zendesk": (("organizations", "zendesk_organizations", None),
+                ("users", "zendesk_users", "organization_id"),
+                ("tickets", "zendesk_tickets", "requester_id")),
+}
+
+
 def seed_fakes(data: DemoData, hubspot: Any, zendesk: Any) -> dict[str, dict[str, str]]:
     """Insert the demo world into sandbox fakes through their public ``insert`` method only.
 
@@ -669,14 +689,38 @@ def seed_fakes(data: DemoData, hubspot: Any, zendesk: Any) -> dict[str, dict[str
         ``{"hubspot": {key: id}, "zendesk": {key: id}}`` covering orgs, people and tickets.
     """
     ids: dict[str, dict[str, str]] = {"hubspot": {}, "zendesk": {}}
-    if hubspot is not None:
-        _insert_all(hubspot, ids["hubspot"], "companies", data.hubspot_companies)
-        _insert_all(hubspot, ids["hubspot"], "contacts", data.hubspot_contacts, "associatedcompanyid")
-    if zendesk is not None:
-        _insert_all(zendesk, ids["zendesk"], "organizations", data.zendesk_organizations)
-        _insert_all(zendesk, ids["zendesk"], "users", data.zendesk_users, "organization_id")
-        _insert_all(zendesk, ids["zendesk"], "tickets", data.zendesk_tickets, "requester_id")
+    for tool, fake in (("hubspot", hubspot), ("zendesk", zendesk)):
+        if fake is not None:
+            _seed(data, tool, fake, ids[tool])
     return ids
+
+
+def seed_one(data: DemoData, tool: str, fake: Any) -> dict[str, int]:
+    """Insert one tool's share of the demo world (``hub sandbox seed TOOL``).
+
+    Args:
+        data: What :func:`generate` returned.
+        tool: ``"hubspot"`` or ``"zendesk"``.
+        fake: Anything with ``insert(stream, fields) -> id``.
+
+    Returns:
+        How many records went into each stream.
+
+    Raises:
+        ValueError: ``tool`` is not one the demo world covers.
+    """
+    if tool not in _STREAMS:
+        raise ValueError(f"no demo data for {tool!r}: expected one of {', '.join(_STREAMS)}")
+    return _seed(data, tool, fake, {})
+
+
+def _seed(data: DemoData, tool: str, fake: Any, ids: dict[str, str]) -> dict[str, int]:
+    counts = {}
+    for stream, attr, link in _STREAMS[tool]:
+        records = getattr(data, attr)
+        _insert_all(fake, ids, stream, records, link)
+        counts[stream] = len(records)
+    return counts
 
 
 def _insert_all(fake: Any, ids: dict[str, str], stream: str, records: list[dict[str, Any]],

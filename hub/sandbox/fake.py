@@ -122,6 +122,7 @@ class FakeVendor:
     def save(self) -> None:
         """Persist the state atomically (a killed process leaves the old or the new file)."""
         if not self.state_path:
+            self.dirty = False
             return
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
