@@ -110,31 +110,36 @@ def _print_run(con: Any, r: RunReport) -> None:
 
 
 def _edit_one_in_each(fakes: dict[str, Any], store: Store) -> list[dict[str, Any]]:
-    """Pick a person known to both tools; change their mobile in HubSpot and their name reading
-    in Zendesk, the way a sales rep and a support agent would."""
+    """Pick two people known to both tools: a sales rep qualifies one in HubSpot (lifecycle
+    stage and mobile), a support agent corrects the other's phone in Zendesk."""
     from sqlalchemy import select
 
-    from hub.store.models import Link, SourceRecord
+    from hub.store.models import Entity, Link, SourceRecord
 
     with store.session() as s:
         rows = s.execute(
-            select(Link.entity_id, SourceRecord.connector, SourceRecord.source_id).join(SourceRecord, SourceRecord.id == Link.source_record_id)
-            .where(SourceRecord.stream.in_(["contacts", "users"]))
+            select(Link.entity_id, SourceRecord.connector, SourceRecord.source_id, Entity.data)
+            .join(SourceRecord, SourceRecord.id == Link.source_record_id)
+            .join(Entity, Entity.id == Link.entity_id)
+            .where(SourceRecord.stream.in_(["contacts", "users"]), SourceRecord.deleted.is_(False))
         ).all()
     tools: dict[str, dict[str, str]] = {}
-    for eid, connector, sid in rows:
+    stage: dict[str, str | None] = {}
+    for eid, connector, sid, data in rows:
         tools.setdefault(eid, {})[connector] = sid
+        stage[eid] = (data.get("lifecycle_stage") or {}).get("stage")
     both = sorted(eid for eid, t in tools.items() if {"hubspot", "zendesk"} <= set(t))
-    if len(both) < 2:
+    leads = [e for e in both if stage.get(e) in ("lead", "mql", "sql", "opportunity")]
+    if len(both) < 2 or not leads:
         return []
-    a, b = both[0], both[1]
-    out = []
-    hs_id = tools[a]["hubspot"]
-    fakes["hubspot"].update("contacts", hs_id, {"mobilephone": "080-2468-1357", "jobtitle": "営業部長"})
-    out.append({"tool": "hubspot", "who": f"contact {hs_id}", "entity_id": a, "field": "mobilephone, jobtitle", "value": "080-2468-1357, 営業部長"})
-    zd_id = tools[b]["zendesk"]
-    fakes["zendesk"].update("users", zd_id, {"phone": "+81 3-5555-0101", "time_zone": "Asia/Tokyo"})
-    out.append({"tool": "zendesk", "who": f"user {zd_id}", "entity_id": b, "field": "phone", "value": "+81 3-5555-0101"})
+    a = leads[0]
+    b = next(e for e in both if e != a)
+    hs_id, zd_id = tools[a]["hubspot"], tools[b]["zendesk"]
+    fakes["hubspot"].update("contacts", hs_id, {"lifecyclestage": "customer", "mobilephone": "080-2468-1357", "jobtitle": "営業部長"})
+    fakes["zendesk"].update("users", zd_id, {"phone": "+81 3-5555-0101"})
     for fake in fakes.values():
         fake.save()
-    return out
+    return [
+        {"tool": "hubspot", "who": f"contact {hs_id}", "entity_id": a, "field": "lifecyclestage, mobilephone, jobtitle", "value": "customer, 080-2468-1357, 営業部長"},
+        {"tool": "zendesk", "who": f"user {zd_id}", "entity_id": b, "field": "phone", "value": "+81 3-5555-0101"},
+    ]

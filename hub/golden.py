@@ -3,7 +3,7 @@
 Policy (``hub.yaml`` ``conflict_policy``): per-field source priority lists first, else the
 newest *field* timestamp wins (when that field's value last changed in its tool); an empty value
 never overwrites; an opt-out consent always wins; a value the hub wrote and read back (an echo)
-only counts when no tool holds a value of its own. Lists are merged (union), maps key by key.
+is no observation at all. Lists are merged (union), maps key by key.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class Observation:
     echo: frozenset[str] = frozenset()
     updated_at: str | None = None
     deleted: bool = False
+    retracted: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,21 +50,21 @@ class Golden:
 
 def _rank_key(obs: Observation, name: str, priority: Sequence[str]) -> tuple[Any, ...]:
     """Sort key: better candidates first."""
-    echo = name in obs.echo
     if priority:
         pos = priority.index(obs.connector) if obs.connector in priority else len(priority)
     else:
         pos = 0
     ts = obs.field_ts.get(name) or obs.updated_at or ""
-    # non-echo first, then priority position, then newest, then a stable tie-break
-    return (echo, pos, _neg(ts), obs.connector, obs.stream, obs.source_id)
+    # priority position, then newest, then a stable tie-break
+    return (pos, _neg(ts), obs.connector, obs.stream, obs.source_id)
 
 
 def _neg(ts: str) -> tuple[int, ...]:
     return tuple(-ord(c) for c in ts)
 
 
-def _item_key(item: Any) -> str:
+def item_key(item: Any) -> str:
+    """The identity of a list item (an email by address, a phone by number)."""
     if isinstance(item, dict):
         for k in ("address", "number", "value"):
             if k in item and item[k] is not None:
@@ -85,7 +86,9 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
     prov: dict[str, Provenance] = {}
     conflicts = 0
     for name in sorted(names):
-        cands = [o for o in live if o.canonical.get(name) not in _EMPTY]
+        # an echo is the hub's own value read back: never evidence of its own (it could only
+        # bring back artefacts of a tool's format, e.g. a name split differently)
+        cands = [o for o in live if o.canonical.get(name) not in _EMPTY and name not in o.echo]
         if not cands:
             continue
         order = (priority or {}).get(f"{entity}.{name}", [])
@@ -94,18 +97,28 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
         best = cands[0]
         ts = best.field_ts.get(name) or best.updated_at
         if strategy == "union":
+            dropped: dict[str, str] = {}
+            for o in live:
+                for key, when in (o.retracted.get(name) or {}).items():
+                    dropped[key] = max(dropped.get(key, ""), when)
             seen: dict[str, Any] = {}
             for o in cands:
+                asserted = o.field_ts.get(name) or o.updated_at or ""
                 for item in o.canonical[name]:
-                    seen.setdefault(_item_key(item), item)
+                    key = item_key(item)
+                    if key in dropped and asserted <= dropped[key]:
+                        continue  # another tool replaced this value after this one last said it
+                    seen.setdefault(key, item)
+            if not seen:
+                continue
             value: Any = list(seen.values())
             rule = "union"
         elif strategy in ("per_key", "consent"):
             value, rule = _per_key(name, cands, strategy == "consent")
         else:
             value = best.canonical[name]
-            rule = "echo" if name in best.echo else ("priority" if order else ("only" if len(cands) == 1 else "newest"))
-            distinct = {json.dumps(o.canonical[name], sort_keys=True, ensure_ascii=False) for o in cands if name not in o.echo}
+            rule = "priority" if order else ("only" if len(cands) == 1 else "newest")
+            distinct = {json.dumps(o.canonical[name], sort_keys=True, ensure_ascii=False) for o in cands}
             if len(distinct) > 1:
                 conflicts += 1
         data[name] = value
@@ -127,8 +140,6 @@ def _per_key(name: str, cands: list[Observation], consent: bool) -> tuple[dict[s
     if consent:
         # an opt-out seen genuinely in any tool wins over any opt-in, however recent
         for o in cands:
-            if name in o.echo:
-                continue
             for channel, v in (o.canonical.get(name) or {}).items():
                 if isinstance(v, dict) and v.get("status") == "opted_out":
                     out[channel] = v

@@ -56,7 +56,9 @@ def identity_keys(entity: str, canonical: dict[str, Any]) -> list[tuple[str, str
                 keys.append(("email", addr))
         for p in canonical.get("phones") or ():
             num = p.get("number") if isinstance(p, dict) else None
-            if num and (p.get("type") == "mobile" or is_mobile(num)):
+            # judged by the number itself, never by the field a tool keeps it in, so both sides
+            # of a link always produce the same key
+            if num and is_mobile(num):
                 keys.append(("phone", num))
     elif entity == "organization":
         for ident in canonical.get("identifiers") or ():
@@ -66,6 +68,9 @@ def identity_keys(entity: str, canonical: dict[str, Any]) -> list[tuple[str, str
             dom = str(d).lower().removeprefix("www.")
             if dom and dom not in FREE_MAIL:
                 keys.append(("domain", dom))
+        if canonical.get("name"):
+            # exact name after folding width and case; tools such as Zendesk keep names unique
+            keys.append(("name", _fold(canonical["name"])[:300]))
     return keys
 
 
@@ -76,11 +81,19 @@ def _fold(name: Any) -> str:
 def names_compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """Whether two person records could be one person by name (a missing name is no veto).
 
-    Used to keep a phone number from linking two different people (a shared line)."""
-    for fam, kana in (("family_name", "family_name_kana"), ("given_name", "given_name_kana")):
-        x, y = _fold(a.get(fam)), _fold(b.get(fam))
-        if x and y and x != y:
-            xk, yk = _fold(a.get(kana)), _fold(b.get(kana))
-            if not (xk and yk and xk == yk):
-                return False
-    return True
+    Used to keep a phone number from linking two different people (a shared line). Family and
+    given names may be swapped or crammed into one field; equal readings (kana) also agree.
+    """
+    fa, ga, fb, gb = (_fold(x.get(k)) for x in (a, b) for k in ("family_name", "given_name"))
+    if not (fa or ga) or not (fb or gb):
+        return True
+    if {fa + ga, ga + fa} & {fb + gb, gb + fb}:
+        return True
+    ka = _fold(a.get("family_name_kana")) + _fold(a.get("given_name_kana"))
+    kb = _fold(b.get("family_name_kana")) + _fold(b.get("given_name_kana"))
+    if ka and ka == kb and bool(ga) == bool(gb):
+        return True
+    # one side knows only one part of the name: it must match a part of the other side
+    if not (fa and ga) or not (fb and gb):
+        return bool({fa, ga} - {""} & {fb, gb} - {""})
+    return False

@@ -224,9 +224,27 @@ class Mapping:
                     continue
                 if have is not None and have in paths.get_all(golden, path):
                     continue
+                if not fm.ref and have is not None and self._round_trip(fm, golden, path) == have:
+                    continue
                 changes[fm.field] = (have, want)
                 break
         return changes
+
+    def _round_trip(self, fm: FieldMap, golden: dict[str, Any], path: str) -> Any:
+        """What the tool would hand back for the golden value: a tool that cannot hold a value
+        exactly (folds full-width letters, renames a time zone) is in sync with what it can hold,
+        or the hub would write the same value again on every run."""
+        value: Any = tuple(paths.get(golden, c, loose=True) for c in fm.canonical) if len(fm.canonical) > 1 else paths.get(golden, path, loose=True)
+        try:
+            for transform, arg in reversed(fm.transforms):
+                value = transform.outbound(value, arg, self.ctx)
+            for transform, arg in fm.transforms:
+                value = transform.inbound(value, arg, self.ctx)
+        except (ValueError, TypeError, ArithmeticError):
+            return None
+        if len(fm.canonical) > 1:
+            return dict(zip(fm.canonical, value or (), strict=False)).get(path)
+        return value
 
 
 # -- loading -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ class Segment:
     index: int | None = None
     attr: str | None = None
     value: str | None = None
+    strict: bool = False  # ``[type=mobile!]``: only items that say so, never untyped ones
 
     @property
     def is_list(self) -> bool:
@@ -30,12 +31,15 @@ def parse(path: str) -> tuple[Segment, ...]:
         m = _SEGMENT.match(raw)
         if not m:
             raise ValueError(f"bad path segment {raw!r} in {path!r}")
+        value = m["value"]
+        strict = bool(value and value.endswith("!"))
         out.append(
             Segment(
                 m["key"],
                 int(m["index"]) if m["index"] is not None else None,
                 m["attr"],
-                m["value"],
+                value[:-1] if strict else value,
+                strict,
             )
         )
     return tuple(out)
@@ -52,7 +56,7 @@ def _pick(items: list[Any], seg: Segment, loose: bool = False) -> Any:
     for item in items:
         if isinstance(item, dict) and str(item.get(seg.attr)) == seg.value:
             return item
-    if loose:  # an item that does not say (a phone of unknown type) fits any selector
+    if loose and not seg.strict:  # an item that does not say (a phone of unknown type) fits
         for item in items:
             if isinstance(item, dict) and item.get(seg.attr) is None:
                 return item
@@ -77,9 +81,10 @@ def get(data: Any, path: str, *, loose: bool = False) -> Any:
 
 
 def get_all(data: Any, path: str) -> list[Any]:
-    """Every value ``path`` can reach when list selectors are read as 'any fitting item'.
+    """Every value ``path`` can reach when list selectors are read as 'any item'.
 
-    Used on the way out: a tool holding any one of the golden record's emails is in sync.
+    Used on the way out: a tool holding any one of the golden record's emails (or phones,
+    whatever type another tool gave them) is in sync.
     """
     values: list[Any] = [data]
     for seg in parse(path):
@@ -90,12 +95,7 @@ def get_all(data: Any, path: str) -> list[Any]:
             v = cur.get(seg.key)
             if seg.is_list:
                 if isinstance(v, list):
-                    if seg.attr is not None:
-                        nxt.extend(
-                            i for i in v if isinstance(i, dict) and (i.get(seg.attr) is None or str(i.get(seg.attr)) == seg.value)
-                        )
-                    else:
-                        nxt.extend(v)
+                    nxt.extend(v)
             elif v is not None:
                 nxt.append(v)
         values = nxt

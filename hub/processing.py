@@ -11,9 +11,11 @@ from sqlalchemy import and_, delete, insert, or_, select, update
 
 from hub.context import RunContext, iso
 from hub.errors import RecordError
-from hub.golden import Observation, resolve
+from hub.golden import Observation, item_key, resolve
 from hub.linker import identity_keys, names_compatible
 from hub.mapping import parse_ref
+from schemas.canonical import ENTITIES
+
 from hub.store.models import AuditLog, Entity, FieldProvenance, Identifier, Ledger, Link, SourceRecord, utcnow
 
 IN_CHUNK = 500  # keep IN (...) lists well under every database's parameter limit
@@ -78,6 +80,7 @@ class Chunk:
             led = ledger.get((row.connector, row.stream, link.entity_id)) if link else None
             led = led or ledger.get((row.connector, row.stream, "target:" + row.source_id))
             row.field_ts, echo = _track_fields(row, canonical, led)
+            row.retracted = _track_retractions(row, canonical, echo, self.entity)
             row.echo = sorted(echo)
             row.canonical = canonical
             mapped.append((row, canonical))
@@ -257,6 +260,7 @@ class Chunk:
                     SourceRecord.echo,
                     SourceRecord.source_updated_at,
                     SourceRecord.deleted,
+                    SourceRecord.retracted,
                 )
                 .join(SourceRecord, SourceRecord.id == Link.source_record_id)
                 .where(Link.entity_id.in_(part))
@@ -272,6 +276,7 @@ class Chunk:
                         frozenset(r.echo or ()),
                         iso(r.source_updated_at),
                         r.deleted,
+                        r.retracted or {},
                     )
                 )
         goldens = {eid: resolve(self.entity, obs[eid], self.ctx.config.conflict_policy.priority) for eid in eids}
@@ -353,6 +358,27 @@ def _track_fields(row: SourceRecord, canonical: dict[str, Any], led: Ledger | No
         else:
             field_ts[name] = ts
     return field_ts, echo
+
+
+def _track_retractions(row: SourceRecord, canonical: dict[str, Any], echo: set[str], entity: str) -> dict[str, Any]:
+    """List items this tool used to hold and no longer does, with when they went."""
+    merge = ENTITIES[entity].MERGE
+    old = row.canonical or {}
+    out: dict[str, dict[str, str]] = {k: dict(v) for k, v in (row.retracted or {}).items()}
+    ts = iso(row.source_updated_at) or iso(utcnow()) or ""
+    for name, strategy in merge.items():
+        if strategy != "union":
+            continue
+        now = {item_key(i) for i in canonical.get(name) or ()}
+        gone = {item_key(i) for i in old.get(name) or ()} - now
+        kept = {k: v for k, v in (out.get(name) or {}).items() if k not in now}
+        if name not in echo:
+            kept.update({k: ts for k in gone})
+        if kept:
+            out[name] = kept
+        else:
+            out.pop(name, None)
+    return out
 
 
 def _resolve_refs(session: Any, refs: set[str]) -> dict[str, str]:

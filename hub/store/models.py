@@ -39,6 +39,9 @@ class SourceRecord(Base):
     # current value is the hub's own write read back (an echo, never a new observation)
     field_ts: Mapped[dict[str, Any] | None]
     echo: Mapped[list[Any] | None]
+    # list items this tool replaced or removed, by field and item key, with when: a value a tool
+    # dropped leaves the golden record unless another tool asserted it later
+    retracted: Mapped[dict[str, Any] | None]
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|mapped|failed|written
     staged_at: Mapped[datetime] = mapped_column(default=utcnow)
     run_id: Mapped[str | None] = mapped_column(String(32))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 14:22:56.024974
+Create Date: 2026-11-22 14:29:31.137414
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ def upgrade() -> None:
     sa.Column('canonical', sa.JSON(), nullable=True),
     sa.Column('field_ts', sa.JSON(), nullable=True),
     sa.Column('echo', sa.JSON(), nullable=True),
+    sa.Column('retracted', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('staged_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('run_id', sa.String(length=32), nullable=True),
