@@ -222,47 +222,61 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> None:
     s = ctx.session
-    # 1. intents first: a crash after the vendor wrote but before we recorded it still lets the
-    #    next run recognise the write when it reads it back
-    prior: dict[str, Ledger | None] = {}
-    expected: dict[int, dict[str, Any]] = {}
-    payloads: dict[int, dict[str, Any]] = {}
-    for i, op in enumerate(ops):
-        payload = _deep_merge(op.src.payload if op.src else {}, op.fields)
-        payloads[i] = payload
-        if op.action in ("create", "update"):
-            try:
-                expected[i] = rt.mapping.to_canonical(stream.name, payload, connector=rt.name)
-            except RecordError:
-                expected[i] = {}
-        led = s.get(Ledger, (rt.name, stream.name, op.entity.id))
-        prior[op.entity.id] = copy.copy(led.expected) if led else None  # type: ignore[assignment]
-        if led is None:
-            led = Ledger(connector=rt.name, stream=stream.name, entity_id=op.entity.id)
-            s.add(led)
-        led.target_id = op.target_id or led.target_id
-        led.fields = op.fields
-        led.expected = expected.get(i, {})
-        led.pending = True
-        led.action = op.action
-        led.written_at = utcnow()
-        led.run_id = ctx.run_id
+    with s.no_autoflush:
+        ledger = _ledger_rows(ctx, rt, stream, ops)
+        # 1. intents first: a crash after the vendor wrote but before we recorded it still lets
+        #    the next run recognise the write when it reads it back
+        prior: dict[str, dict[str, Any] | None] = {}
+        expected: list[dict[str, Any]] = []
+        payloads: list[dict[str, Any]] = []
+        for op in ops:
+            payload = _deep_merge(op.src.payload if op.src else {}, op.fields)
+            payloads.append(payload)
+            exp: dict[str, Any] = {}
+            if op.action in ("create", "update"):
+                try:
+                    exp = rt.mapping.to_canonical(stream.name, payload, connector=rt.name)
+                except RecordError:
+                    exp = {}
+            expected.append(exp)
+            led = ledger.get(op.entity.id)
+            prior[op.entity.id] = dict(led.expected) if led else None
+            if led is None:
+                led = Ledger(connector=rt.name, stream=stream.name, entity_id=op.entity.id)
+                s.add(led)
+                ledger[op.entity.id] = led
+            led.target_id = op.target_id or led.target_id
+            led.fields = op.fields
+            led.expected = exp
+            led.pending = True
+            led.action = op.action
+            led.written_at = utcnow()
+            led.run_id = ctx.run_id
     ctx.checkpoint()
     prov = _provenance(ctx, [op.entity.id for op in ops])
     size = max(1, stream.batch_size)
     batches = [ops[i : i + size] for i in range(0, len(ops), size)]
     offset = 0
     try:
-        for batch, results in zip(batches, rt.connector.write_batches(stream.name, [[o.write_op() for o in b] for b in batches]), strict=False):
-            for j, (op, res) in enumerate(zip(batch, results, strict=True)):
-                i = offset + j
-                _record(ctx, rt, stream, op, res, payloads[i], expected.get(i, {}), prov.get(op.entity.id, {}), prior.get(op.entity.id))
+        results_iter = rt.connector.write_batches(stream.name, [[o.write_op() for o in b] for b in batches])
+        for batch, results in zip(batches, results_iter, strict=False):
+            with s.no_autoflush:
+                recorder = _Recorder(ctx, rt, stream, ledger, prov, prior)
+                recorder.record(batch, results, payloads[offset : offset + len(batch)], expected[offset : offset + len(batch)])
             offset += len(batch)
             ctx.checkpoint()
     except ConnectorError as err:
         ctx.report.errors.append(str(err))
         ctx.failed_connectors.add(rt.name)
         ctx.checkpoint()
+
+
+def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, Ledger]:
+    out: dict[str, Ledger] = {}
+    for part in _chunks(sorted({op.entity.id for op in ops})):
+        q = select(Ledger).where(Ledger.connector == rt.name, Ledger.stream == stream.name, Ledger.entity_id.in_(part))
+        out.update({led.entity_id: led for led in ctx.session.scalars(q)})
+    return out
 
 
 def _provenance(ctx: RunContext, eids: list[str]) -> dict[str, dict[str, Any]]:
@@ -273,77 +287,104 @@ def _provenance(ctx: RunContext, eids: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _record(
-    ctx: RunContext,
-    rt: Runtime,
-    stream: Stream,
-    op: Op,
-    res: WriteResult,
-    payload: dict[str, Any],
-    expected: dict[str, Any],
-    prov: dict[str, Any],
-    prior: dict[str, Any] | None,
-) -> None:
-    from hub.context import iso
+class _Recorder:
+    """Records the outcome of one written batch: ledger, source records, links, dead letters."""
 
-    s = ctx.session
-    led = s.get(Ledger, (rt.name, stream.name, op.entity.id))
-    if not res.ok:
-        err = RecordError(
-            res.error or "the vendor rejected the record",
-            connector=rt.name,
-            stream=stream.name,
-            source_id=op.target_id or f"entity:{op.entity.id}",
-            field=res.field,
-        )
-        ctx.dead_letter(err, stage="write", payload={"entity_id": op.entity.id, "action": op.action, "fields": op.fields})
-        ctx.report.count_write(rt.name, "failed")
-        if led is not None:
-            if prior is None and not led.target_id:
-                s.delete(led)
-            else:
-                led.pending = False
-                led.expected = prior or {}
-        return
-    ctx.report.count_write(rt.name, res.status)
-    target_id = res.target_id or op.target_id
-    if led is not None:
-        led.pending = False
-        led.target_id = target_id
-    src = op.src
-    if src is None and target_id:
-        src = s.scalars(
-            select(SourceRecord).where(
-                SourceRecord.connector == rt.name, SourceRecord.stream == stream.name, SourceRecord.source_id == str(target_id)
+    def __init__(
+        self,
+        ctx: RunContext,
+        rt: Runtime,
+        stream: Stream,
+        ledger: dict[str, Ledger],
+        prov: dict[str, dict[str, Any]],
+        prior: dict[str, dict[str, Any] | None],
+    ) -> None:
+        self.ctx, self.rt, self.stream = ctx, rt, stream
+        self.ledger, self.prov, self.prior = ledger, prov, prior
+
+    def record(self, batch: list[Op], results: list[WriteResult], payloads: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+        s = self.ctx.session
+        created = [str(res.target_id) for op, res in zip(batch, results, strict=True) if op.src is None and res.ok and res.target_id]
+        known: dict[str, SourceRecord] = {}
+        for part in _chunks(created):
+            q = select(SourceRecord).where(
+                SourceRecord.connector == self.rt.name, SourceRecord.stream == self.stream.name, SourceRecord.source_id.in_(part)
             )
-        ).first()
-    if res.status == "deleted":
-        if src is not None:
-            src.deleted = True
-        return
-    # what the tool now holds, so that reading it back is no change (no ping-pong)
-    changed = set(expected) if src is None else {k for k, v in expected.items() if (src.canonical or {}).get(k) != v}
-    field_ts = dict(src.field_ts or {}) if src is not None else {}
-    for name in changed:
-        field_ts[name] = iso(prov.get(name)) or iso(utcnow())
-    echo = sorted(set(src.echo or ()) | changed) if src is not None else sorted(changed)
-    if src is None:
-        src = SourceRecord(
-            connector=rt.name,
-            stream=stream.name,
-            source_id=str(target_id),
-            payload=payload,
-            hash=None,
-            deleted=False,
-            status="mapped",
-            run_id=ctx.run_id,
-            staged_at=utcnow(),
-        )
-        s.add(src)
-        s.flush()
-        s.add(Link(source_record_id=src.id, entity_id=op.entity.id, rule="hub_created", evidence={"run": ctx.run_id}))
-    else:
-        src.payload = payload
-    src.canonical = expected
-    src.field_ts = field_ts
-    src.echo = echo
+            known.update({src.source_id: src for src in s.scalars(q)})
+        new_links: list[tuple[SourceRecord, str]] = []
+        for op, res, payload, exp in zip(batch, results, payloads, expected, strict=True):
+            src = self._one(op, res, payload, exp, known)
+            if src is not None:
+                new_links.append((src, op.entity.id))
+        if new_links:
+            s.flush()
+            s.add_all(
+                Link(source_record_id=src.id, entity_id=eid, rule="hub_created", evidence={"run": self.ctx.run_id})
+                for src, eid in new_links
+            )
+
+    def _one(
+        self, op: Op, res: WriteResult, payload: dict[str, Any], expected: dict[str, Any], known: dict[str, SourceRecord]
+    ) -> SourceRecord | None:
+        """Apply one result; returns a new source record that needs a link."""
+        from hub.context import iso
+
+        ctx, rt, stream = self.ctx, self.rt, self.stream
+        led = self.ledger.get(op.entity.id)
+        if not res.ok:
+            err = RecordError(
+                res.error or "the vendor rejected the record",
+                connector=rt.name,
+                stream=stream.name,
+                source_id=op.target_id or f"entity:{op.entity.id}",
+                field=res.field,
+            )
+            ctx.dead_letter(err, stage="write", payload={"entity_id": op.entity.id, "action": op.action, "fields": op.fields})
+            ctx.report.count_write(rt.name, "failed")
+            if led is not None:
+                prior = self.prior.get(op.entity.id)
+                if prior is None and not led.target_id:
+                    ctx.session.delete(led) if led in ctx.session else None
+                    self.ledger.pop(op.entity.id, None)
+                else:
+                    led.pending = False
+                    led.expected = prior or {}
+            return None
+        ctx.report.count_write(rt.name, res.status)
+        target_id = res.target_id or op.target_id
+        if led is not None:
+            led.pending = False
+            led.target_id = target_id
+        src = op.src or (known.get(str(target_id)) if target_id else None)
+        if res.status == "deleted":
+            if src is not None:
+                src.deleted = True
+            return None
+        # what the tool now holds, so that reading it back is no change (no ping-pong)
+        prov = self.prov.get(op.entity.id, {})
+        changed = set(expected) if src is None else {k for k, v in expected.items() if (src.canonical or {}).get(k) != v}
+        field_ts = dict(src.field_ts or {}) if src is not None else {}
+        for name in changed:
+            field_ts[name] = iso(prov.get(name)) or iso(utcnow())
+        echo = sorted(set(src.echo or ()) | changed) if src is not None else sorted(changed)
+        fresh = src is None
+        if src is None:
+            src = SourceRecord(
+                connector=rt.name,
+                stream=stream.name,
+                source_id=str(target_id),
+                payload=payload,
+                hash=None,
+                deleted=False,
+                status="mapped",
+                run_id=ctx.run_id,
+                staged_at=utcnow(),
+            )
+            ctx.session.add(src)
+            known[str(target_id)] = src
+        else:
+            src.payload = payload
+        src.canonical = expected
+        src.field_ts = field_ts
+        src.echo = echo
+        return src if fresh else None

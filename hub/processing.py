@@ -68,6 +68,11 @@ class Chunk:
 
     # -- orchestration -------------------------------------------------------------------
     def run(self) -> None:
+        # explicit flushes only: an autoflush before every lookup costs more than the work
+        with self.s.no_autoflush:
+            self._run()
+
+    def _run(self) -> None:
         ids = [r.id for r in self.rows]
         links = {l.source_record_id: l for part in _chunks(ids) for l in self.s.scalars(select(Link).where(Link.source_record_id.in_(part)))}
         ledger = self._ledger(links)
@@ -130,13 +135,23 @@ class Chunk:
             seen.add(eid)
             eid = ent.merged_into
 
+    def _preload(self, eids: set[str]) -> None:
+        """Load entities (and what they were merged into) in a few queries, not one each."""
+        todo = sorted(e for e in eids if e and e not in self.entities)
+        while todo:
+            found: list[Entity] = []
+            for part in _chunks(todo):
+                found.extend(self.s.scalars(select(Entity).where(Entity.id.in_(part))))
+            for ent in found:
+                self.entities[ent.id] = ent
+            missing = set(todo) - {e.id for e in found}
+            self.entities.update(dict.fromkeys(missing))  # type: ignore[arg-type]
+            todo = sorted({e.merged_into for e in found if e.merged_into and e.merged_into not in self.entities})
+
     def _entity(self, eid: str) -> Entity | None:
         if eid not in self.entities:
-            ent = self.s.get(Entity, eid)
-            if ent is None:
-                return None
-            self.entities[eid] = ent
-        return self.entities[eid]
+            self._preload({eid})
+        return self.entities.get(eid)
 
     def _link(self, mapped: list[tuple[SourceRecord, dict[str, Any]]], links: dict[int, Link], ledger: dict[tuple[str, str, str], Ledger]) -> None:
         keys = {row.id: identity_keys(self.entity, c) for row, c in mapped if not row.deleted}
@@ -148,6 +163,11 @@ class Chunk:
             )
             for kind, value, eid in self.s.execute(q):
                 index[(kind, value)].add(eid)
+        wanted = {eid for found in index.values() for eid in found}
+        wanted |= {l.entity_id for l in links.values()}
+        wanted |= {v for ks in keys.values() for k, v in ks if k == "hub"}
+        wanted |= {led.entity_id for led in ledger.values()}
+        self._preload(wanted)
         ids = [row.id for row, _ in mapped]
         for part in _chunks(ids):
             self.s.execute(delete(Identifier).where(Identifier.source_record_id.in_(part)))
@@ -392,12 +412,13 @@ def _resolve_refs(session: Any, refs: set[str]) -> dict[str, str]:
     for (connector, stream), ids in by_cs.items():
         for part in _chunks(sorted(ids)):
             q = (
-                select(SourceRecord.source_id, Link.entity_id)
+                select(SourceRecord.source_id, Link.entity_id, Entity.merged_into)
                 .join(Link, Link.source_record_id == SourceRecord.id)
+                .join(Entity, Entity.id == Link.entity_id)
                 .where(SourceRecord.connector == connector, SourceRecord.stream == stream, SourceRecord.source_id.in_(part))
             )
-            for sid, eid in session.execute(q):
-                out[ids[sid]] = _final(session, eid)
+            for sid, eid, merged in session.execute(q):
+                out[ids[sid]] = _final(session, merged) if merged else eid
     return out
 
 
