@@ -125,6 +125,7 @@ class Engine:
                     save_cursor(ctx.session, rt.name, stream.name, page.state)
                     ctx.checkpoint()  # records and the cursor after them land together
                     ctx.report.read[rt.name] += len(page.records)
+                    ctx.report.streams[f"{rt.name}/{stream.name}"]["read"] += len(page.records)
                     ctx.report.staged[rt.name] += changed
                     task.advance(len(page.records))
                     if ctx.stop.is_set():

@@ -48,19 +48,12 @@ class Golden:
     conflicts: int
 
 
-def _rank_key(obs: Observation, name: str, priority: Sequence[str]) -> tuple[Any, ...]:
-    """Sort key: better candidates first."""
+def _rank(cands: list[Observation], name: str, priority: Sequence[str]) -> None:
+    """Sort candidates best first: priority position, then newest, then a stable tie-break."""
+    cands.sort(key=lambda o: (o.connector, o.stream, o.source_id))
+    cands.sort(key=lambda o: o.field_ts.get(name) or o.updated_at or "", reverse=True)
     if priority:
-        pos = priority.index(obs.connector) if obs.connector in priority else len(priority)
-    else:
-        pos = 0
-    ts = obs.field_ts.get(name) or obs.updated_at or ""
-    # priority position, then newest, then a stable tie-break
-    return (pos, _neg(ts), obs.connector, obs.stream, obs.source_id)
-
-
-def _neg(ts: str) -> tuple[int, ...]:
-    return tuple(-ord(c) for c in ts)
+        cands.sort(key=lambda o: priority.index(o.connector) if o.connector in priority else len(priority))
 
 
 def item_key(item: Any) -> str:
@@ -77,11 +70,11 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
     """Compute the golden record of one entity from its linked, non-deleted observations."""
     live = [o for o in observations if not o.deleted]
     merge = ENTITIES[entity].MERGE
-    names: list[str] = []
+    if len(live) == 1 and not live[0].echo and not priority:
+        return _single(live[0], merge)
+    names: set[str] = set()
     for obs in live:
-        for name in obs.canonical:
-            if name not in names:
-                names.append(name)
+        names.update(obs.canonical)
     data: dict[str, Any] = {}
     prov: dict[str, Provenance] = {}
     conflicts = 0
@@ -92,7 +85,7 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
         if not cands:
             continue
         order = (priority or {}).get(f"{entity}.{name}", [])
-        cands.sort(key=lambda o: _rank_key(o, name, order))
+        _rank(cands, name, order)
         strategy = merge.get(name, "scalar")
         best = cands[0]
         ts = best.field_ts.get(name) or best.updated_at
@@ -118,12 +111,36 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
         else:
             value = best.canonical[name]
             rule = "priority" if order else ("only" if len(cands) == 1 else "newest")
-            distinct = {json.dumps(o.canonical[name], sort_keys=True, ensure_ascii=False) for o in cands}
-            if len(distinct) > 1:
+            first = best.canonical[name]
+            if any(o.canonical[name] != first for o in cands[1:]):
                 conflicts += 1
         data[name] = value
         prov[name] = Provenance(value, best, ts, rule)
     return Golden(data, prov, conflicts)
+
+
+def _single(obs: Observation, merge: dict[str, str]) -> Golden:
+    """The common case of one source record: its values are the golden record."""
+    data: dict[str, Any] = {}
+    prov: dict[str, Provenance] = {}
+    for name, value in obs.canonical.items():
+        if value in _EMPTY:
+            continue
+        strategy = merge.get(name, "scalar")
+        if strategy == "union":
+            seen: dict[str, Any] = {}
+            for item in value:
+                seen.setdefault(item_key(item), item)
+            value = list(seen.values())
+            rule = "union"
+        elif strategy in ("per_key", "consent"):
+            value = {k: v for k, v in value.items() if v not in _EMPTY}
+            rule = "per_key"
+        else:
+            rule = "only"
+        data[name] = value
+        prov[name] = Provenance(value, obs, obs.field_ts.get(name) or obs.updated_at, rule)
+    return Golden(data, prov, 0)
 
 
 def _per_key(name: str, cands: list[Observation], consent: bool) -> tuple[dict[str, Any], str]:

@@ -9,10 +9,11 @@ hub's own key written into a tool, and for organisations the corporate number an
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 from typing import Any
 
 import phonenumbers
+
+from hub.transforms import MOBILE
 
 FREE_MAIL = frozenset(
     {
@@ -28,14 +29,17 @@ ROLE_LOCAL_PARTS = frozenset(
 )
 
 
-@lru_cache(maxsize=65536)
 def is_mobile(e164: str) -> bool:
     """Whether an E.164 number is a mobile line (fixed-or-mobile counts where ambiguous)."""
+    known = MOBILE.get(e164)
+    if known is not None:
+        return known
     try:
         kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return False
-    return kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    MOBILE[e164] = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return MOBILE[e164]
 
 
 def is_role_address(email: str) -> bool:

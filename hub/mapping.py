@@ -72,6 +72,11 @@ class FieldMap:
     ref: str | None
     line: int
 
+    def __post_init__(self) -> None:
+        # plain names skip the path machinery on the hot path
+        self.plain_field = "." not in self.field and "[" not in self.field
+        self.plain_canonical = len(self.canonical) == 1 and "." not in self.canonical[0] and "[" not in self.canonical[0]
+
     @property
     def inbound(self) -> bool:
         return self.direction in ("in", "both")
@@ -117,7 +122,7 @@ class Mapping:
         for fm in smap.fields:
             if not fm.inbound:
                 continue
-            value = paths.get(data, fm.field) if "." in fm.field or "[" in fm.field else data.get(fm.field)
+            value = data.get(fm.field) if fm.plain_field else paths.get(data, fm.field)
             try:
                 for transform, arg in fm.transforms:
                     value = transform.inbound(value, arg, self.ctx)
@@ -132,7 +137,10 @@ class Mapping:
                 continue
             if fm.ref:
                 value = make_ref(name, fm.ref, value)
-            paths.set_(out, fm.canonical[0], value)
+            if fm.plain_canonical:
+                out[fm.canonical[0]] = value
+            else:
+                paths.set_(out, fm.canonical[0], value)
         if smap.entity in ("person", "organization"):
             _type_phones(out)
         return out

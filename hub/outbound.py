@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from hub import paths
 from hub.connector import Stream, WriteOp, WriteResult
@@ -17,22 +17,44 @@ from hub.mapping import StreamMap
 from hub.processing import _chunks, resolve_refs
 from hub.report import PlannedOp
 from hub.runtime import ENTITY_ORDER, Runtime
-from hub.store.models import Entity, FieldProvenance, Ledger, Link, SourceRecord, utcnow
+from hub.store.bulk import bulk_insert, bulk_update
+from hub.store.models import Entity, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import LIFECYCLE_ORDER, DealStage
 
 ORDERS: tuple[tuple[str, ...], ...] = (LIFECYCLE_ORDER, tuple(s.value for s in DealStage if s.value != "lost"))
 
 
 @dataclass
+class Ent:
+    id: str
+    data: dict[str, Any]
+    deleted: bool
+    provenance: dict[str, Any] | None
+
+
+@dataclass
+class Src:
+    """A source record of the target tool linked to the entity."""
+
+    id: int
+    source_id: str
+    payload: dict[str, Any]
+    canonical: dict[str, Any] | None
+    field_ts: dict[str, Any] | None
+    echo: list[Any] | None
+    deleted: bool
+
+
+@dataclass
 class Op:
     """A write the hub decided on, with what it needs to record the outcome."""
 
-    entity: Entity
+    entity: Ent
     action: str  # create | update | delete | archive
     target_id: str | None
     fields: dict[str, Any]
     changes: dict[str, list[Any]]
-    src: SourceRecord | None = None
+    src: Src | None = None
 
     def write_op(self) -> WriteOp:
         action = "upsert" if self.action in ("create", "update") else self.action
@@ -105,16 +127,15 @@ def run(ctx: RunContext, *, allow_mass_delete: bool = False) -> None:
         last = ""
         task = ctx.progress.task(f"write {entity}")
         while not ctx.stop.is_set():
-            ents = list(
-                ctx.session.scalars(
-                    select(Entity)
-                    .where(Entity.type == entity, Entity.dirty.is_(True), Entity.merged_into.is_(None), Entity.id > last)
-                    .order_by(Entity.id)
-                    .limit(ctx.chunk)
-                )
-            )
-            if not ents:
+            rows = ctx.session.execute(
+                select(Entity.id, Entity.data, Entity.deleted, Entity.provenance)
+                .where(Entity.type == entity, Entity.dirty.is_(True), Entity.merged_into.is_(None), Entity.id > last)
+                .order_by(Entity.id)
+                .limit(ctx.chunk)
+            ).all()
+            if not rows:
                 break
+            ents = [Ent(*r) for r in rows]
             last = ents[-1].id
             for rt, stream, smap in tgts:
                 if rt.name in ctx.failed_connectors:
@@ -127,48 +148,55 @@ def run(ctx: RunContext, *, allow_mass_delete: bool = False) -> None:
                 elif ops:
                     _execute(ctx, rt, stream, ops)
             if not ctx.plan and ctx.all_connectors and not ctx.failed_connectors:
-                for ent in ents:
-                    ent.dirty = False
+                ctx.session.execute(update(Entity).where(Entity.id.in_([e.id for e in ents])).values(dirty=False))
             ctx.checkpoint()
             task.advance(len(ents))
         task.done()
 
 
-def _build_ops(ctx: RunContext, ents: list[Entity], rt: Runtime, stream: Stream, smap: StreamMap) -> list[Op]:
+def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, smap: StreamMap) -> list[Op]:
     s = ctx.session
-    ids = [e.id for e in ents]
-    linked: dict[str, list[SourceRecord]] = defaultdict(list)
-    for part in _chunks(ids):
+    linked: dict[str, list[Src]] = defaultdict(list)
+    for part in _chunks([e.id for e in ents]):
         q = (
-            select(Link.entity_id, SourceRecord)
+            select(
+                Link.entity_id,
+                SourceRecord.id,
+                SourceRecord.source_id,
+                SourceRecord.payload,
+                SourceRecord.canonical,
+                SourceRecord.field_ts,
+                SourceRecord.echo,
+                SourceRecord.deleted,
+            )
             .join(SourceRecord, SourceRecord.id == Link.source_record_id)
             .where(Link.entity_id.in_(part), SourceRecord.connector == rt.name, SourceRecord.stream == stream.name)
         )
-        for eid, src in s.execute(q):
-            linked[eid].append(src)
+        for eid, *cols in s.execute(q):
+            linked[eid].append(Src(*cols))
     ref_fields = [f for f in smap.fields if f.ref and f.outbound]
     vendor_ids = _vendor_ids(ctx, rt, ref_fields, ents)
     cur_refs = resolve_refs(
         s,
         {
-            paths.get(src.canonical or {}, f.canonical[0])
+            v
             for srcs in linked.values()
             for src in srcs
             for f in ref_fields
-            if paths.get(src.canonical or {}, f.canonical[0])
+            if (v := paths.get(src.canonical or {}, f.canonical[0]))
         },
     )
     rule = rt.config.rule(smap.entity)
     mapping = rt.mapping
+
+    def lookup(ref_stream: str, eid: str) -> str | None:
+        return vendor_ids.get((ref_stream, eid))
+
     ops: list[Op] = []
     for ent in ents:
         golden = ent.data
         srcs = linked.get(ent.id, [])
         live = [x for x in srcs if not x.deleted]
-
-        def lookup(ref_stream: str, eid: str) -> str | None:
-            return vendor_ids.get((ref_stream, eid))
-
         if ent.deleted:
             if rt.config.delete_policy != "ignore":
                 action = "archive" if rt.config.delete_policy == "archive" else "delete"
@@ -189,7 +217,7 @@ def _build_ops(ctx: RunContext, ents: list[Entity], rt: Runtime, stream: Stream,
     return ops
 
 
-def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[Entity]) -> dict[tuple[str, str], str]:
+def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[Ent]) -> dict[tuple[str, str], str]:
     """(referenced stream, entity id) -> this tool's id, for the references golden records hold."""
     out: dict[tuple[str, str], str] = {}
     for f in ref_fields:
@@ -211,7 +239,7 @@ def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
+    out = copy.copy(base)
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _deep_merge(out[k], v)
@@ -222,48 +250,56 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> None:
     s = ctx.session
-    with s.no_autoflush:
-        ledger = _ledger_rows(ctx, rt, stream, ops)
-        # 1. intents first: a crash after the vendor wrote but before we recorded it still lets
-        #    the next run recognise the write when it reads it back
-        prior: dict[str, dict[str, Any] | None] = {}
-        expected: list[dict[str, Any]] = []
-        payloads: list[dict[str, Any]] = []
-        for op in ops:
-            payload = _deep_merge(op.src.payload if op.src else {}, op.fields)
-            payloads.append(payload)
-            exp: dict[str, Any] = {}
-            if op.action in ("create", "update"):
-                try:
-                    exp = rt.mapping.to_canonical(stream.name, payload, connector=rt.name)
-                except RecordError:
-                    exp = {}
-            expected.append(exp)
-            led = ledger.get(op.entity.id)
-            prior[op.entity.id] = dict(led.expected) if led else None
-            if led is None:
-                led = Ledger(connector=rt.name, stream=stream.name, entity_id=op.entity.id)
-                s.add(led)
-                ledger[op.entity.id] = led
-            led.target_id = op.target_id or led.target_id
-            led.fields = op.fields
-            led.expected = exp
-            led.pending = True
-            led.action = op.action
-            led.written_at = utcnow()
-            led.run_id = ctx.run_id
+    # creates, updates and deletes go to different endpoints: full batches of one kind each
+    ops = sorted(ops, key=lambda o: ("create", "update", "archive", "delete").index(o.action))
+    prior = _ledger_rows(ctx, rt, stream, ops)
+    # 1. intents first: a crash after the vendor wrote but before we recorded it still lets the
+    #    next run recognise the write when it reads it back
+    payloads: list[dict[str, Any]] = []
+    expected: list[dict[str, Any]] = []
+    intents: list[dict[str, Any]] = []
+    now = utcnow()
+    for op in ops:
+        payload = _deep_merge(op.src.payload if op.src else {}, op.fields)
+        exp: dict[str, Any] = {}
+        if op.action in ("create", "update"):
+            try:
+                exp = rt.mapping.to_canonical(stream.name, payload, connector=rt.name)
+            except RecordError:
+                exp = {}
+        payloads.append(payload)
+        expected.append(exp)
+        old = prior.get(op.entity.id)
+        intents.append(
+            {
+                "connector": rt.name,
+                "stream": stream.name,
+                "entity_id": op.entity.id,
+                "target_id": op.target_id or (old["target_id"] if old else None),
+                "fields": op.fields,
+                "expected": exp,
+                "pending": True,
+                "action": op.action,
+                "written_at": now,
+                "run_id": ctx.run_id,
+            }
+        )
+    fresh = [i for i in intents if i["entity_id"] not in prior]
+    known = [i for i in intents if i["entity_id"] in prior]
+    if fresh:
+        bulk_insert(s, Ledger, fresh)
+    if known:
+        bulk_update(s, Ledger, known)
     ctx.checkpoint()
-    prov = _provenance(ctx, [op.entity.id for op in ops])
     size = max(1, stream.batch_size)
     batches = [ops[i : i + size] for i in range(0, len(ops), size)]
     offset = 0
     try:
         results_iter = rt.connector.write_batches(stream.name, [[o.write_op() for o in b] for b in batches])
         for batch, results in zip(batches, results_iter, strict=False):
-            with s.no_autoflush:
-                recorder = _Recorder(ctx, rt, stream, ledger, prov, prior)
-                recorder.record(batch, results, payloads[offset : offset + len(batch)], expected[offset : offset + len(batch)])
-            offset += len(batch)
+            n = len(batch)
+            _Recorder(ctx, rt, stream, prior).record(batch, results, payloads[offset : offset + n], expected[offset : offset + n])
+            offset += n
             ctx.checkpoint()
     except ConnectorError as err:
         ctx.report.errors.append(str(err))
@@ -271,66 +307,69 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
         ctx.checkpoint()
 
 
-def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, Ledger]:
-    out: dict[str, Ledger] = {}
+def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for part in _chunks(sorted({op.entity.id for op in ops})):
-        q = select(Ledger).where(Ledger.connector == rt.name, Ledger.stream == stream.name, Ledger.entity_id.in_(part))
-        out.update({led.entity_id: led for led in ctx.session.scalars(q)})
-    return out
-
-
-def _provenance(ctx: RunContext, eids: list[str]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = defaultdict(dict)
-    for part in _chunks(sorted(set(eids))):
-        for p in ctx.session.scalars(select(FieldProvenance).where(FieldProvenance.entity_id.in_(part))):
-            out[p.entity_id][p.field] = p.observed_at
+        q = select(Ledger.entity_id, Ledger.target_id, Ledger.expected).where(
+            Ledger.connector == rt.name, Ledger.stream == stream.name, Ledger.entity_id.in_(part)
+        )
+        out.update({r.entity_id: {"target_id": r.target_id, "expected": r.expected} for r in ctx.session.execute(q)})
     return out
 
 
 class _Recorder:
     """Records the outcome of one written batch: ledger, source records, links, dead letters."""
 
-    def __init__(
-        self,
-        ctx: RunContext,
-        rt: Runtime,
-        stream: Stream,
-        ledger: dict[str, Ledger],
-        prov: dict[str, dict[str, Any]],
-        prior: dict[str, dict[str, Any] | None],
-    ) -> None:
-        self.ctx, self.rt, self.stream = ctx, rt, stream
-        self.ledger, self.prov, self.prior = ledger, prov, prior
+    def __init__(self, ctx: RunContext, rt: Runtime, stream: Stream, prior: dict[str, dict[str, Any]]) -> None:
+        self.ctx, self.rt, self.stream, self.prior = ctx, rt, stream, prior
 
     def record(self, batch: list[Op], results: list[WriteResult], payloads: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
         s = self.ctx.session
         created = [str(res.target_id) for op, res in zip(batch, results, strict=True) if op.src is None and res.ok and res.target_id]
-        known: dict[str, SourceRecord] = {}
+        known: dict[str, Src] = {}
         for part in _chunks(created):
-            q = select(SourceRecord).where(
-                SourceRecord.connector == self.rt.name, SourceRecord.stream == self.stream.name, SourceRecord.source_id.in_(part)
-            )
-            known.update({src.source_id: src for src in s.scalars(q)})
-        new_links: list[tuple[SourceRecord, str]] = []
+            q = select(
+                SourceRecord.id, SourceRecord.source_id, SourceRecord.payload, SourceRecord.canonical,
+                SourceRecord.field_ts, SourceRecord.echo, SourceRecord.deleted,
+            ).where(SourceRecord.connector == self.rt.name, SourceRecord.stream == self.stream.name, SourceRecord.source_id.in_(part))
+            known.update({r.source_id: Src(*r) for r in s.execute(q)})
+        self.ledger_done: list[dict[str, Any]] = []
+        self.ledger_undo: list[dict[str, Any]] = []
+        self.src_updates: list[dict[str, Any]] = []
+        self.src_deleted: list[dict[str, Any]] = []
+        self.src_new: list[dict[str, Any]] = []
+        self.link_for: dict[str, str] = {}
         for op, res, payload, exp in zip(batch, results, payloads, expected, strict=True):
-            src = self._one(op, res, payload, exp, known)
-            if src is not None:
-                new_links.append((src, op.entity.id))
-        if new_links:
-            s.flush()
-            s.add_all(
-                Link(source_record_id=src.id, entity_id=eid, rule="hub_created", evidence={"run": self.ctx.run_id})
-                for src, eid in new_links
+            self._one(op, res, payload, exp, known)
+        key = {"connector": self.rt.name, "stream": self.stream.name}
+        if self.ledger_done:
+            bulk_update(s, Ledger, [{**key, **d} for d in self.ledger_done])
+        for d in self.ledger_undo:
+            if d.pop("drop"):
+                s.execute(Ledger.__table__.delete().where(Ledger.connector == self.rt.name, Ledger.stream == self.stream.name, Ledger.entity_id == d["entity_id"]))
+            else:
+                bulk_update(s, Ledger, [{**key, **d}])
+        for rows in (self.src_updates, self.src_deleted):
+            if rows:
+                bulk_update(s, SourceRecord, rows)
+        if self.src_new:
+            bulk_insert(s, SourceRecord, self.src_new)
+            q = select(SourceRecord.source_id, SourceRecord.id).where(
+                SourceRecord.connector == self.rt.name,
+                SourceRecord.stream == self.stream.name,
+                SourceRecord.source_id.in_(list(self.link_for)),
+            )
+            ids = {sid: rid for sid, rid in s.execute(q)}
+            bulk_insert(s, Link, [
+                    {"source_record_id": ids[sid], "entity_id": eid, "rule": "hub_created", "evidence": {"run": self.ctx.run_id}, "manual": False, "created_at": utcnow()}
+                    for sid, eid in self.link_for.items()
+                ],
             )
 
-    def _one(
-        self, op: Op, res: WriteResult, payload: dict[str, Any], expected: dict[str, Any], known: dict[str, SourceRecord]
-    ) -> SourceRecord | None:
-        """Apply one result; returns a new source record that needs a link."""
+    def _one(self, op: Op, res: WriteResult, payload: dict[str, Any], expected: dict[str, Any], known: dict[str, Src]) -> None:
         from hub.context import iso
 
         ctx, rt, stream = self.ctx, self.rt, self.stream
-        led = self.ledger.get(op.entity.id)
         if not res.ok:
             err = RecordError(
                 res.error or "the vendor rejected the record",
@@ -341,50 +380,45 @@ class _Recorder:
             )
             ctx.dead_letter(err, stage="write", payload={"entity_id": op.entity.id, "action": op.action, "fields": op.fields})
             ctx.report.count_write(rt.name, "failed")
-            if led is not None:
-                prior = self.prior.get(op.entity.id)
-                if prior is None and not led.target_id:
-                    ctx.session.delete(led) if led in ctx.session else None
-                    self.ledger.pop(op.entity.id, None)
-                else:
-                    led.pending = False
-                    led.expected = prior or {}
-            return None
+            old = self.prior.get(op.entity.id)
+            if old is None:
+                self.ledger_undo.append({"entity_id": op.entity.id, "drop": True})
+            else:
+                self.ledger_undo.append({"entity_id": op.entity.id, "drop": False, "pending": False, "expected": old["expected"] or {}})
+            return
         ctx.report.count_write(rt.name, res.status)
-        target_id = res.target_id or op.target_id
-        if led is not None:
-            led.pending = False
-            led.target_id = target_id
-        src = op.src or (known.get(str(target_id)) if target_id else None)
+        ctx.report.streams[f"{rt.name}/{stream.name}"][res.status] += 1
+        target_id = str(res.target_id or op.target_id)
+        self.ledger_done.append({"entity_id": op.entity.id, "pending": False, "target_id": target_id})
+        src = op.src or known.get(target_id)
         if res.status == "deleted":
             if src is not None:
-                src.deleted = True
-            return None
+                self.src_deleted.append({"id": src.id, "deleted": True})
+            return
         # what the tool now holds, so that reading it back is no change (no ping-pong)
-        prov = self.prov.get(op.entity.id, {})
+        prov = op.entity.provenance or {}
         changed = set(expected) if src is None else {k for k, v in expected.items() if (src.canonical or {}).get(k) != v}
         field_ts = dict(src.field_ts or {}) if src is not None else {}
         for name in changed:
-            field_ts[name] = iso(prov.get(name)) or iso(utcnow())
+            field_ts[name] = (prov.get(name) or {}).get("observed_at") or iso(utcnow())
         echo = sorted(set(src.echo or ()) | changed) if src is not None else sorted(changed)
-        fresh = src is None
-        if src is None:
-            src = SourceRecord(
-                connector=rt.name,
-                stream=stream.name,
-                source_id=str(target_id),
-                payload=payload,
-                hash=None,
-                deleted=False,
-                status="mapped",
-                run_id=ctx.run_id,
-                staged_at=utcnow(),
+        values = {"payload": payload, "canonical": expected, "field_ts": field_ts, "echo": echo}
+        if src is not None:
+            self.src_updates.append({"id": src.id, **values})
+        elif target_id not in self.link_for:
+            self.src_new.append(
+                {
+                    "connector": rt.name,
+                    "stream": stream.name,
+                    "source_id": target_id,
+                    "hash": None,
+                    "deleted": False,
+                    "status": "mapped",
+                    "run_id": ctx.run_id,
+                    "staged_at": utcnow(),
+                    "retracted": None,
+                    "source_updated_at": None,
+                    **values,
+                }
             )
-            ctx.session.add(src)
-            known[str(target_id)] = src
-        else:
-            src.payload = payload
-        src.canonical = expected
-        src.field_ts = field_ts
-        src.echo = echo
-        return src if fresh else None
+            self.link_for[target_id] = op.entity.id

@@ -1,24 +1,45 @@
-"""Map staged records to canonical entities, link them to identities, recompute golden records."""
+"""Map staged records to canonical entities, link them to identities, recompute golden records.
+
+Works on plain rows and bulk statements (SQLAlchemy Core): a chunk of a thousand records costs
+a handful of queries, never one per record.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from hub.context import RunContext, iso
 from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
 from hub.linker import identity_keys, names_compatible
 from hub.mapping import parse_ref
+from hub.store.bulk import bulk_insert, bulk_update
+from hub.store.models import AuditLog, Entity, Identifier, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import ENTITIES
 
-from hub.store.models import AuditLog, Entity, FieldProvenance, Identifier, Ledger, Link, SourceRecord, utcnow
-
 IN_CHUNK = 500  # keep IN (...) lists well under every database's parameter limit
+
+ROW_COLUMNS = (
+    SourceRecord.id,
+    SourceRecord.connector,
+    SourceRecord.stream,
+    SourceRecord.source_id,
+    SourceRecord.payload,
+    SourceRecord.source_updated_at,
+    SourceRecord.deleted,
+    SourceRecord.canonical,
+    SourceRecord.field_ts,
+    SourceRecord.echo,
+    SourceRecord.retracted,
+)
 
 
 def _chunks(items: list[Any], n: int = IN_CHUNK) -> Iterable[list[Any]]:
@@ -34,65 +55,101 @@ def process_pending(ctx: RunContext, entity: str, pairs: list[tuple[str, str]]) 
     last = 0
     task = ctx.progress.task(f"resolve {entity}")
     while not ctx.stop.is_set():
-        rows = (
-            ctx.session.execute(
-                select(SourceRecord)
-                .where(SourceRecord.status == "pending", SourceRecord.id > last, where)
-                .order_by(SourceRecord.id)
-                .limit(ctx.chunk)
-            )
-            .scalars()
-            .all()
-        )
+        rows = ctx.session.execute(
+            select(*ROW_COLUMNS)
+            .where(SourceRecord.status == "pending", SourceRecord.id > last, where)
+            .order_by(SourceRecord.id)
+            .limit(ctx.chunk)
+        ).all()
         if not rows:
             break
         last = rows[-1].id
-        Chunk(ctx, entity, list(rows)).run()
+        Chunk(ctx, entity, [Row(*r) for r in rows]).run()
         ctx.checkpoint()
         task.advance(len(rows))
     task.done()
 
 
+@dataclass
+class Row:
+    """A staged source record being processed (mutable copy of its columns)."""
+
+    id: int
+    connector: str
+    stream: str
+    source_id: str
+    payload: dict[str, Any]
+    source_updated_at: datetime | None
+    deleted: bool
+    canonical: dict[str, Any] | None
+    field_ts: dict[str, Any] | None
+    echo: list[Any] | None
+    retracted: dict[str, Any] | None
+    status: str = "pending"
+
+
+@dataclass
+class Ent:
+    """An entity as the chunk sees it; flushed with bulk statements at the end."""
+
+    id: str
+    type: str
+    data: dict[str, Any]
+    merged_into: str | None = None
+    deleted: bool = False
+    version: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+    new: bool = False  # not in the database yet
+    fresh: bool = False  # created in this chunk: its golden record is computed for the first time
+    changed: bool = False
+    provenance: dict[str, Any] | None = None
+
+
 class Chunk:
     """One chunk of pending source records of one entity type."""
 
-    def __init__(self, ctx: RunContext, entity: str, rows: list[SourceRecord]) -> None:
+    def __init__(self, ctx: RunContext, entity: str, rows: list[Row]) -> None:
         self.ctx = ctx
-        self.s = ctx.session
+        self.s: Session = ctx.session
         self.entity = entity
         self.rows = rows
-        self.entities: dict[str, Entity] = {}
+        self.entities: dict[str, Ent | None] = {}
         self.alias: dict[str, str] = {}  # merged entity -> surviving entity
         self.affected: set[str] = set()
-        self.created: set[str] = set()
+        self.links: dict[int, list[Any]] = {}  # row id -> [entity_id, rule]
+        self.new_links: list[dict[str, Any]] = []
+        self.moved_links: dict[int, str] = {}
 
     # -- orchestration -------------------------------------------------------------------
     def run(self) -> None:
-        # explicit flushes only: an autoflush before every lookup costs more than the work
-        with self.s.no_autoflush:
-            self._run()
-
-    def _run(self) -> None:
         ids = [r.id for r in self.rows]
-        links = {l.source_record_id: l for part in _chunks(ids) for l in self.s.scalars(select(Link).where(Link.source_record_id.in_(part)))}
-        ledger = self._ledger(links)
-        mapped: list[tuple[SourceRecord, dict[str, Any]]] = []
+        for part in _chunks(ids):
+            q = select(Link.source_record_id, Link.entity_id, Link.rule).where(Link.source_record_id.in_(part))
+            for rid, eid, rule in self.s.execute(q):
+                self.links[rid] = [eid, rule]
+        ledger = self._ledger()
+        mapped: list[tuple[Row, dict[str, Any]]] = []
         for row in self.rows:
             canonical = self._map(row)
             if canonical is None:
                 continue
-            link = links.get(row.id)
-            led = ledger.get((row.connector, row.stream, link.entity_id)) if link else None
+            link = self.links.get(row.id)
+            if link and not row.deleted and _same(canonical, row.canonical):
+                row.status = "mapped"  # e.g. the hub's own write read back: nothing to redo
+                row.canonical = canonical
+                continue
+            led = ledger.get((row.connector, row.stream, link[0])) if link else None
             led = led or ledger.get((row.connector, row.stream, "target:" + row.source_id))
-            row.field_ts, echo = _track_fields(row, canonical, led)
+            field_ts, echo = _track_fields(row, canonical, led)
             row.retracted = _track_retractions(row, canonical, echo, self.entity)
-            row.echo = sorted(echo)
-            row.canonical = canonical
+            row.field_ts, row.echo, row.canonical = field_ts, sorted(echo), canonical
             mapped.append((row, canonical))
-        self._link(mapped, links, ledger)
+        self._link(mapped, ledger)
+        self._flush_links_and_rows()
         self._recompute()
+        self._flush_entities()
 
-    def _map(self, row: SourceRecord) -> dict[str, Any] | None:
+    def _map(self, row: Row) -> dict[str, Any] | None:
         if row.deleted:
             row.status = "mapped"
             return dict(row.canonical or {})
@@ -109,51 +166,60 @@ class Chunk:
             return None
         return canonical
 
-    def _ledger(self, links: dict[int, Link]) -> dict[tuple[str, str, str], Ledger]:
-        """Ledger rows for this chunk, by (connector, stream, entity) and by target id."""
-        out: dict[tuple[str, str, str], Ledger] = {}
-        eids = sorted({l.entity_id for l in links.values()})
+    def _ledger(self) -> dict[tuple[str, str, str], Any]:
+        """Ledger rows (expected canonical) by (connector, stream, entity) and by target id."""
+        out: dict[tuple[str, str, str], Any] = {}
+        cols = (Ledger.connector, Ledger.stream, Ledger.entity_id, Ledger.target_id, Ledger.expected)
+        eids = sorted({link[0] for link in self.links.values()})
         for part in _chunks(eids):
-            for led in self.s.scalars(select(Ledger).where(Ledger.entity_id.in_(part))):
+            for led in self.s.execute(select(*cols).where(Ledger.entity_id.in_(part))):
                 out[(led.connector, led.stream, led.entity_id)] = led
-        targets = sorted({r.source_id for r in self.rows if r.id not in links})
+        targets = sorted({r.source_id for r in self.rows if r.id not in self.links})
         for part in _chunks(targets):
-            for led in self.s.scalars(select(Ledger).where(Ledger.target_id.in_(part))):
+            for led in self.s.execute(select(*cols).where(Ledger.target_id.in_(part))):
                 out[(led.connector, led.stream, "target:" + str(led.target_id))] = led
         return out
 
-    # -- linking ---------------------------------------------------------------------------
-    def _canon(self, eid: str) -> str:
-        seen = set()
-        while True:
-            if eid in self.alias:
-                eid = self.alias[eid]
-                continue
-            ent = self._entity(eid)
-            if ent is None or not ent.merged_into or eid in seen:
-                return eid
-            seen.add(eid)
-            eid = ent.merged_into
-
+    # -- entities --------------------------------------------------------------------------
     def _preload(self, eids: set[str]) -> None:
         """Load entities (and what they were merged into) in a few queries, not one each."""
         todo = sorted(e for e in eids if e and e not in self.entities)
+        cols = (Entity.id, Entity.type, Entity.data, Entity.merged_into, Entity.deleted, Entity.version, Entity.created_at, Entity.provenance)
         while todo:
-            found: list[Entity] = []
+            found = []
             for part in _chunks(todo):
-                found.extend(self.s.scalars(select(Entity).where(Entity.id.in_(part))))
-            for ent in found:
-                self.entities[ent.id] = ent
-            missing = set(todo) - {e.id for e in found}
-            self.entities.update(dict.fromkeys(missing))  # type: ignore[arg-type]
-            todo = sorted({e.merged_into for e in found if e.merged_into and e.merged_into not in self.entities})
+                found.extend(self.s.execute(select(*cols).where(Entity.id.in_(part))))
+            for r in found:
+                self.entities[r.id] = Ent(r.id, r.type, r.data, r.merged_into, r.deleted, r.version, r.created_at, provenance=r.provenance)
+            for missing in set(todo) - {r.id for r in found}:
+                self.entities[missing] = None
+            todo = sorted({r.merged_into for r in found if r.merged_into and r.merged_into not in self.entities})
 
-    def _entity(self, eid: str) -> Entity | None:
+    def _entity(self, eid: str) -> Ent | None:
         if eid not in self.entities:
             self._preload({eid})
         return self.entities.get(eid)
 
-    def _link(self, mapped: list[tuple[SourceRecord, dict[str, Any]]], links: dict[int, Link], ledger: dict[tuple[str, str, str], Ledger]) -> None:
+    def _canon(self, eid: str) -> str:
+        """The surviving entity for ``eid`` (following merges)."""
+        for _ in range(64):
+            if eid in self.alias:
+                eid = self.alias[eid]
+                continue
+            ent = self._entity(eid)
+            if ent is None or not ent.merged_into:
+                return eid
+            eid = ent.merged_into
+        return eid
+
+    def _new_entity(self, canonical: dict[str, Any]) -> str:
+        eid = uuid.uuid4().hex
+        self.entities[eid] = Ent(eid, self.entity, {k: v for k, v in canonical.items() if k != "id"}, version=0, new=True, fresh=True)
+        self.ctx.report.entities_created += 1
+        return eid
+
+    # -- linking ---------------------------------------------------------------------------
+    def _link(self, mapped: list[tuple[Row, dict[str, Any]]], ledger: dict[tuple[str, str, str], Any]) -> None:
         keys = {row.id: identity_keys(self.entity, c) for row, c in mapped if not row.deleted}
         index: dict[tuple[str, str], set[str]] = defaultdict(set)
         values = sorted({v for ks in keys.values() for k, v in ks if k != "hub"})
@@ -164,7 +230,7 @@ class Chunk:
             for kind, value, eid in self.s.execute(q):
                 index[(kind, value)].add(eid)
         wanted = {eid for found in index.values() for eid in found}
-        wanted |= {l.entity_id for l in links.values()}
+        wanted |= {link[0] for link in self.links.values()}
         wanted |= {v for ks in keys.values() for k, v in ks if k == "hub"}
         wanted |= {led.entity_id for led in ledger.values()}
         self._preload(wanted)
@@ -173,8 +239,8 @@ class Chunk:
             self.s.execute(delete(Identifier).where(Identifier.source_record_id.in_(part)))
         new_ids: list[dict[str, Any]] = []
         for row, canonical in mapped:
-            link = links.get(row.id)
-            current = self._canon(link.entity_id) if link else None
+            link = self.links.get(row.id)
+            current = self._canon(link[0]) if link else None
             if row.deleted:
                 if current:
                     self.affected.add(current)
@@ -197,75 +263,110 @@ class Chunk:
                 if led is not None and self._entity(led.entity_id) is not None:
                     cands.setdefault(self._canon(led.entity_id), "ledger")
             if current:
-                target, rule = current, link.rule  # type: ignore[union-attr]
+                target, rule = current, link[1]  # type: ignore[index]
             elif cands:
                 target = min(cands, key=lambda e: (self._entity(e).created_at, e))  # type: ignore[union-attr]
                 rule = cands[target]
             else:
                 target, rule = self._new_entity(canonical), "new"
             for other in cands:
-                if other != target and self._canon(other) != target:
+                if self._canon(other) != target:
                     self._merge(target, self._canon(other), cands[other])
             if link is None:
-                link = Link(source_record_id=row.id, entity_id=target, rule=rule, evidence={"keys": keys[row.id]})
-                self.s.add(link)
-                links[row.id] = link
-            elif link.entity_id != target:
-                link.entity_id = target
+                self.links[row.id] = [target, rule]
+                self.new_links.append({"source_record_id": row.id, "entity_id": target, "rule": rule, "evidence": {"keys": keys[row.id]}, "manual": False, "created_at": utcnow()})
+            elif link[0] != target:
+                link[0] = target
+                self.moved_links[row.id] = target
             for kind, value in keys[row.id]:
                 index[(kind, value)].add(target)
-                new_ids.append(
-                    {"entity_type": self.entity, "kind": kind, "value": value[:320], "entity_id": target, "source_record_id": row.id}
-                )
+                new_ids.append({"entity_type": self.entity, "kind": kind, "value": value[:320], "entity_id": target, "source_record_id": row.id})
             row.status = "mapped"
             self.affected.add(target)
         if new_ids:
-            self.s.execute(insert(Identifier), new_ids)
+            for d in new_ids:  # a merge later in the chunk may have retired the entity
+                d["entity_id"] = self._canon(d["entity_id"])
+            bulk_insert(self.s, Identifier, new_ids)
 
     def _golden(self, eid: str) -> dict[str, Any]:
         ent = self._entity(eid)
         return ent.data if ent else {}
 
-    def _new_entity(self, canonical: dict[str, Any]) -> str:
-        eid = uuid.uuid4().hex
-        ent = Entity(id=eid, type=self.entity, data={k: v for k, v in canonical.items() if k != "id"}, dirty=True, created_at=utcnow(), updated_at=utcnow())
-        self.s.add(ent)
-        self.entities[eid] = ent
-        self.created.add(eid)
-        self.ctx.report.entities_created += 1
-        return eid
-
     def _merge(self, target: str, other: str, rule: str) -> None:
         """Fold entity ``other`` into ``target`` (links, identifiers, ledger); ids stay stable."""
         s = self.s
-        s.flush()
         s.execute(update(Link).where(Link.entity_id == other).values(entity_id=target))
         s.execute(update(Identifier).where(Identifier.entity_id == other).values(entity_id=target))
-        taken = {(l.connector, l.stream) for l in s.scalars(select(Ledger).where(Ledger.entity_id == target))}
-        for led in s.scalars(select(Ledger).where(Ledger.entity_id == other)).all():
-            if (led.connector, led.stream) in taken:
-                s.delete(led)
+        taken = {(c, st) for c, st in s.execute(select(Ledger.connector, Ledger.stream).where(Ledger.entity_id == target))}
+        for connector, stream in s.execute(select(Ledger.connector, Ledger.stream).where(Ledger.entity_id == other)).all():
+            where = (Ledger.entity_id == other, Ledger.connector == connector, Ledger.stream == stream)
+            if (connector, stream) in taken:
+                s.execute(delete(Ledger).where(*where))
             else:
-                led.entity_id = target
-        s.execute(delete(FieldProvenance).where(FieldProvenance.entity_id == other))
+                s.execute(update(Ledger).where(*where).values(entity_id=target))
         ent = self._entity(other)
         if ent is not None:
             ent.merged_into = target
-            ent.dirty = False
+            ent.changed = True
+        for link in self.links.values():
+            if link[0] == other:
+                link[0] = target
+        for nl in self.new_links:
+            if nl["entity_id"] == other:
+                nl["entity_id"] = target
         self.alias[other] = target
         self.affected.discard(other)
         self.affected.add(target)
-        for link in s.identity_map.values():
-            if isinstance(link, Link) and link.entity_id == other:
-                link.entity_id = target
-        s.add(AuditLog(actor="resolver", action="merge", subject=target, detail={"merged": other, "rule": rule}))
+        bulk_insert(s, AuditLog, [{"at": utcnow(), "actor": "resolver", "action": "merge", "subject": target, "detail": {"merged": other, "rule": rule}}])
         self.ctx.report.entities_merged += 1
+
+    # -- writes ----------------------------------------------------------------------------
+    def _flush_links_and_rows(self) -> None:
+        s = self.s
+        new_entities = [e for e in self.entities.values() if e is not None and e.new]
+        if new_entities:
+            bulk_insert(s, Entity, [{"id": e.id, "type": e.type, "data": e.data, "dirty": True, "version": 1, "deleted": False, "created_at": e.created_at, "updated_at": e.created_at} for e in new_entities],
+            )
+            for e in new_entities:
+                e.new = False
+                e.changed = True
+        if self.new_links:
+            bulk_insert(s, Link, self.new_links)
+        if self.moved_links:
+            s.execute(
+                update(Link).where(Link.source_record_id == bindparam("rid")).values(entity_id=bindparam("eid")),
+                [{"rid": rid, "eid": eid} for rid, eid in self.moved_links.items()],
+            )
+        done = [r for r in self.rows if r.status != "pending"]
+        if done:
+            bulk_update(s, SourceRecord, [{"id": r.id, "status": r.status, "canonical": r.canonical, "field_ts": r.field_ts, "echo": r.echo, "retracted": r.retracted} for r in done],
+            )
+
+    def _flush_entities(self) -> None:
+        rows = [e for e in self.entities.values() if e is not None and e.changed]
+        if not rows:
+            return
+        now = utcnow()
+        bulk_update(self.s, Entity, [
+                {
+                    "id": e.id,
+                    "data": e.data,
+                    "provenance": e.provenance,
+                    "merged_into": e.merged_into,
+                    "deleted": e.deleted,
+                    "version": e.version,
+                    "dirty": e.merged_into is None,
+                    "person_id": e.data.get("requester_id") or e.data.get("person_id"),
+                    "updated_at": now,
+                }
+                for e in rows
+            ],
+        )
 
     # -- golden records --------------------------------------------------------------------
     def _recompute(self) -> None:
         if not self.affected:
             return
-        self.s.flush()
         eids = sorted(self.affected)
         obs: dict[str, list[Observation]] = defaultdict(list)
         for part in _chunks(eids):
@@ -299,10 +400,9 @@ class Chunk:
                         r.retracted or {},
                     )
                 )
-        goldens = {eid: resolve(self.entity, obs[eid], self.ctx.config.conflict_policy.priority) for eid in eids}
-        refs = _resolve_refs(self.s, {v for g in goldens.values() for v in g.data.values() if isinstance(v, str) and v.startswith("@")})
-        prov_rows: list[dict[str, Any]] = []
-        changed: list[str] = []
+        policy = self.ctx.config.conflict_policy.priority
+        goldens = {eid: resolve(self.entity, obs[eid], policy) for eid in eids}
+        refs = resolve_refs(self.s, {v for g in goldens.values() for v in g.data.values() if isinstance(v, str) and v.startswith("@")})
         for eid in eids:
             ent = self._entity(eid)
             if ent is None:
@@ -315,45 +415,37 @@ class Chunk:
                 key=lambda r: (r["system"], r["object"], r["id"]),
             )
             deleted = any(o.deleted for o in obs[eid])
-            fresh = eid in self.created
+            fresh = ent.fresh
             if not fresh and data == ent.data and deleted == ent.deleted:
                 continue
             if not fresh:
                 self.ctx.report.entities_updated += 1
             self.ctx.report.conflicts_resolved += golden.conflicts
             ent.data = data
-            ent.person_id = data.get("requester_id") or data.get("person_id")
             ent.deleted = deleted
             ent.version += 1
-            ent.dirty = True
-            ent.updated_at = utcnow()
-            changed.append(eid)
-            for name, p in golden.provenance.items():
-                prov_rows.append(
-                    {
-                        "entity_id": eid,
-                        "field": name,
-                        "value": data.get(name),
-                        "connector": p.obs.connector,
-                        "stream": p.obs.stream,
-                        "source_id": p.obs.source_id,
-                        "observed_at": _parse_ts(p.observed_at),
-                        "rule": p.rule,
-                    }
-                )
-        for part in _chunks(changed):
-            self.s.execute(delete(FieldProvenance).where(FieldProvenance.entity_id.in_(part)))
-        if prov_rows:
-            self.s.execute(insert(FieldProvenance), prov_rows)
+            ent.changed = True
+            ent.provenance = {
+                name: {
+                    "connector": p.obs.connector,
+                    "stream": p.obs.stream,
+                    "source_id": p.obs.source_id,
+                    "observed_at": p.observed_at,
+                    "rule": p.rule,
+                }
+                for name, p in golden.provenance.items()
+            }
 
 
-def _parse_ts(value: str | None) -> Any:
-    from hub.transforms import to_utc
+def _same(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """Equal canonical records, ignoring the hub key a tool echoes back (it names the entity the
+    record is already linked to)."""
+    if old is None:
+        return False
+    return {k: v for k, v in new.items() if k != "id"} == {k: v for k, v in old.items() if k != "id"}
 
-    return to_utc(value) if value else None
 
-
-def _track_fields(row: SourceRecord, canonical: dict[str, Any], led: Ledger | None) -> tuple[dict[str, str], set[str]]:
+def _track_fields(row: Row, canonical: dict[str, Any], led: Any) -> tuple[dict[str, str], set[str]]:
     """Per top-level field: when its value last changed in this tool, and whether it is an echo.
 
     A field keeps its timestamp while its value stays the same, so a record touched for another
@@ -364,7 +456,7 @@ def _track_fields(row: SourceRecord, canonical: dict[str, Any], led: Ledger | No
     old_ts = row.field_ts or {}
     old_echo = set(row.echo or ())
     ts = iso(row.source_updated_at) or iso(utcnow()) or ""
-    expected = led.expected if led is not None else {}
+    expected = (led.expected or {}) if led is not None else {}
     field_ts: dict[str, str] = {}
     echo: set[str] = set()
     for name, value in canonical.items():
@@ -380,8 +472,10 @@ def _track_fields(row: SourceRecord, canonical: dict[str, Any], led: Ledger | No
     return field_ts, echo
 
 
-def _track_retractions(row: SourceRecord, canonical: dict[str, Any], echo: set[str], entity: str) -> dict[str, Any]:
+def _track_retractions(row: Row, canonical: dict[str, Any], echo: set[str], entity: str) -> dict[str, Any]:
     """List items this tool used to hold and no longer does, with when they went."""
+    if not row.canonical and not row.retracted:
+        return {}  # first sight of the record: nothing was dropped
     merge = ENTITIES[entity].MERGE
     old = row.canonical or {}
     out: dict[str, dict[str, str]] = {k: dict(v) for k, v in (row.retracted or {}).items()}
@@ -393,7 +487,7 @@ def _track_retractions(row: SourceRecord, canonical: dict[str, Any], echo: set[s
         gone = {item_key(i) for i in old.get(name) or ()} - now
         kept = {k: v for k, v in (out.get(name) or {}).items() if k not in now}
         if name not in echo:
-            kept.update({k: ts for k in gone})
+            kept.update(dict.fromkeys(gone, ts))
         if kept:
             out[name] = kept
         else:
@@ -401,7 +495,7 @@ def _track_retractions(row: SourceRecord, canonical: dict[str, Any], echo: set[s
     return out
 
 
-def _resolve_refs(session: Any, refs: set[str]) -> dict[str, str]:
+def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
     """``@connector:stream:id`` -> entity id, for references whose target is linked."""
     by_cs: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for ref in refs:
@@ -422,13 +516,10 @@ def _resolve_refs(session: Any, refs: set[str]) -> dict[str, str]:
     return out
 
 
-def _final(session: Any, eid: str) -> str:
-    for _ in range(32):
-        ent = session.get(Entity, eid)
-        if ent is None or not ent.merged_into:
+def _final(session: Session, eid: str) -> str:
+    for _ in range(64):
+        merged = session.scalar(select(Entity.merged_into).where(Entity.id == eid))
+        if not merged:
             return eid
-        eid = ent.merged_into
+        eid = merged
     return eid
-
-
-resolve_refs = _resolve_refs

@@ -29,6 +29,7 @@ class RunReport:
     kind: str  # sync | plan
     status: str = "running"  # ok | dead_letters | failed | interrupted
     read: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    streams: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     staged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     written: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(_written))
     entities_created: int = 0
@@ -63,6 +64,7 @@ class RunReport:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["read"] = dict(self.read)
         out["staged"] = dict(self.staged)
+        out["streams"] = {k: dict(v) for k, v in self.streams.items()}
         out["written"] = {k: dict(v) for k, v in self.written.items()}
         out["writes"] = self.writes
         if self.kind == "plan":

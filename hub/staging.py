@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from hub.connector import Record
+from hub.store.bulk import bulk_insert, bulk_update
 from hub.store.models import Cursor, SourceRecord, utcnow
 
 
 def content_hash(data: dict[str, Any], deleted: bool = False) -> str:
     """A stable hash of a vendor record's content (key order does not matter)."""
-    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
-    return hashlib.blake2b(f"{int(deleted)}{blob}".encode(), digest_size=16).hexdigest()
+    blob = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.blake2b(blob + (b"\x01" if deleted else b"\x00"), digest_size=16).hexdigest()
 
 
 def stage(session: Session, connector: str, stream: str, records: Sequence[Record], run_id: str) -> int:
@@ -57,9 +58,9 @@ def stage(session: Session, connector: str, stream: str, records: Sequence[Recor
         else:
             updates.append({"id": row.id, **values})
     if inserts:
-        session.execute(insert(SourceRecord), inserts)
+        bulk_insert(session, SourceRecord, inserts)
     if updates:
-        session.execute(update(SourceRecord), updates)
+        bulk_update(session, SourceRecord, updates)
     return len(inserts) + len(updates)
 
 

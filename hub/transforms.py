@@ -80,6 +80,10 @@ def _email_in(value: Any, arg: Any, ctx: Context) -> Any:
 
 
 # -- phone -------------------------------------------------------------------------------
+MOBILE: dict[str, bool] = {}  # E.164 -> is a mobile line, filled as numbers are parsed
+_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+
+
 @lru_cache(maxsize=65536)
 def to_e164(value: str, region: str) -> str:
     """Parse a phone number in any common writing to E.164; extensions are dropped."""
@@ -92,7 +96,12 @@ def to_e164(value: str, region: str) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a possible phone number for region {region}")
     parsed.extension = None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if e164 not in MOBILE:  # the type is known now: spare the linker a second parse
+        if len(MOBILE) > 200_000:
+            MOBILE.clear()
+        MOBILE[e164] = phonenumbers.number_type(parsed) in _MOBILE_TYPES
+    return e164
 
 
 def _phone_in(value: Any, arg: Any, ctx: Context) -> Any:

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from hub.context import iso
 from hub.store import Store
-from hub.store.models import Cursor, DeadLetter, Entity, FieldProvenance, Identifier, Link, Run, SourceRecord
+from hub.store.models import Cursor, DeadLetter, Entity, Identifier, Link, Run, SourceRecord
 from hub.transforms import normalize_email
 
 
@@ -116,8 +116,13 @@ def person(store: Store, entity_id: str) -> dict[str, Any]:
             ).all()
         ]
         provenance = {
-            p.field: {"value": p.value, "source": f"{p.connector}/{p.stream}/{p.source_id}", "observed_at": iso(p.observed_at), "rule": p.rule}
-            for p in s.scalars(select(FieldProvenance).where(FieldProvenance.entity_id == entity_id))
+            name: {
+                "value": ent.data.get(name),
+                "source": f"{p['connector']}/{p['stream']}/{p['source_id']}",
+                "observed_at": p.get("observed_at"),
+                "rule": p.get("rule"),
+            }
+            for name, p in (ent.provenance or {}).items()
         }
         related = s.scalars(
             select(Entity).where(Entity.person_id == entity_id, Entity.merged_into.is_(None)).order_by(Entity.created_at)

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
@@ -27,6 +28,10 @@ def default_url(workspace: Path) -> str:
     path = workspace / ".hub" / "hub.db"
     path.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{path}"
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +57,9 @@ class Store:
             url = "postgresql+psycopg://" + url[len("postgresql://") :]
         self.url = url
         try:
-            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+            self.engine: Engine = create_engine(
+                url, future=True, pool_pre_ping=True, json_serializer=_dumps, json_deserializer=orjson.loads
+            )
         except Exception as exc:  # bad URL, missing driver
             raise ConfigError(f"cannot open database {self.safe_url}: {exc}", key="database_url") from None
         if self.engine.dialect.name == "sqlite":

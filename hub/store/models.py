@@ -56,6 +56,8 @@ class Entity(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
     data: Mapped[dict[str, Any]]
+    # per field of ``data``: which source record gave the value, observed when, by which rule
+    provenance: Mapped[dict[str, Any] | None]
     merged_into: Mapped[str | None] = mapped_column(String(32))
     # the person a ticket, activity or deal belongs to (for the 360° view)
     person_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -94,21 +96,6 @@ class Identifier(Base):
     value: Mapped[str] = mapped_column(String(320))
     entity_id: Mapped[str] = mapped_column(String(32), index=True)
     source_record_id: Mapped[int] = mapped_column(Integer)
-
-
-class FieldProvenance(Base):
-    """Which source gave the golden record its current value of one field, and when."""
-
-    __tablename__ = "field_provenance"
-
-    entity_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    field: Mapped[str] = mapped_column(String(128), primary_key=True)
-    value: Mapped[Any] = mapped_column(JSON)
-    connector: Mapped[str] = mapped_column(String(64))
-    stream: Mapped[str] = mapped_column(String(64))
-    source_id: Mapped[str] = mapped_column(String(255))
-    observed_at: Mapped[datetime | None]
-    rule: Mapped[str] = mapped_column(String(32))
 
 
 class Cursor(Base):

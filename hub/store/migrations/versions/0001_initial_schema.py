@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 14:29:31.137414
+Create Date: 2026-11-22 14:38:01.360773
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('type', sa.String(length=16), nullable=False),
     sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('provenance', sa.JSON(), nullable=True),
     sa.Column('merged_into', sa.String(length=32), nullable=True),
     sa.Column('person_id', sa.String(length=32), nullable=True),
     sa.Column('deleted', sa.Boolean(), nullable=False),
@@ -70,17 +71,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_entities_person_id'), ['person_id'], unique=False)
         batch_op.create_index('ix_entities_type', ['type'], unique=False)
 
-    op.create_table('field_provenance',
-    sa.Column('entity_id', sa.String(length=32), nullable=False),
-    sa.Column('field', sa.String(length=128), nullable=False),
-    sa.Column('value', sa.JSON(), nullable=False),
-    sa.Column('connector', sa.String(length=64), nullable=False),
-    sa.Column('stream', sa.String(length=64), nullable=False),
-    sa.Column('source_id', sa.String(length=255), nullable=False),
-    sa.Column('observed_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('rule', sa.String(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('entity_id', 'field')
-    )
     op.create_table('identifiers',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('entity_type', sa.String(length=16), nullable=False),
@@ -178,7 +168,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identifiers_entity_id'))
 
     op.drop_table('identifiers')
-    op.drop_table('field_provenance')
     with op.batch_alter_table('entities', schema=None) as batch_op:
         batch_op.drop_index('ix_entities_type')
         batch_op.drop_index(batch_op.f('ix_entities_person_id'))

@@ -1,0 +1,245 @@
+"""From one input record (a canonical Person dict) to the normalised features matching uses.
+
+The record model is the canonical Person (:mod:`schemas.canonical`) as a plain dict, plus a few
+keys the resolver understands when a source has them:
+
+* ``source`` and ``source_id`` (or ``record_id``): which record this is;
+* ``name`` / ``name_kana``: a full name in one field, split by the configured order;
+* ``organization_name`` (or ``company``) and ``website``: employer evidence;
+* ``birth_date``: any ISO-like or digit date;
+* ``identifiers``: ``[{"scheme": ..., "value": ...}]``, e.g. a national or customer number.
+
+Cross-tool ids come from ``source_refs``: a HubSpot record carrying a Salesforce id lists
+``{"system": "salesforce", "id": ...}`` and meets the Salesforce record's own
+``source``/``source_id``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hub.identity.config import ResolverConfig
+from hub.identity.normalize import (
+    detect_prefecture,
+    fold_street,
+    kana_reading,
+    name_key,
+    nfkc,
+    org_domain,
+    org_key,
+    parse_email,
+    parse_phone,
+    postal_code,
+    romaji_key,
+    split_person_name,
+    split_street,
+)
+
+Identifier = tuple[str, str]
+
+
+@dataclass(slots=True)
+class Features:
+    """The comparable view of one record; empty strings and tuples mean "not known"."""
+
+    record_id: str
+    family: str = ""
+    given: str = ""
+    family_kana: str = ""
+    given_kana: str = ""
+    family_roma: str = ""
+    given_roma: str = ""
+    full: str = ""
+    """Family and given keys joined, to meet a name kept whole in one field (山田太郎)."""
+    birth: str = ""
+    natid: str = ""
+    emails: tuple[str, ...] = ()
+    """Personal addresses: not role mailboxes, not placeholders."""
+    email_locals: tuple[str, ...] = ()
+    mobiles: tuple[str, ...] = ()
+    landlines: tuple[str, ...] = ()
+    postal: str = ""
+    region: str = ""
+    locality: str = ""
+    street: str = ""
+    house: str = ""
+    building: str = ""
+    org: str = ""
+    org_domains: tuple[str, ...] = ()
+    identifiers: tuple[Identifier, ...] = ()
+    """(kind, value) keys the deterministic layer links on, before its guards."""
+
+
+def record_id(record: Mapping[str, Any]) -> str:
+    """The stable id of an input record: ``source:source_id``, or its ``record_id``."""
+    rid = record.get("record_id")
+    if rid is not None:
+        return str(rid)
+    source, sid = record.get("source"), record.get("source_id")
+    if source is None or sid is None:
+        raise ValueError("a record needs 'source' and 'source_id' (or 'record_id')")
+    return f"{source}:{sid}"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value != value:  # NaN from pandas
+        return ""
+    return str(value).strip()
+
+
+def _items(value: Any) -> Iterable[Any]:
+    if value is None or isinstance(value, (str, bytes)):
+        return ()
+    return value if isinstance(value, (list, tuple)) else ()
+
+
+_DATE_DIGITS = re.compile(r"\d+")
+
+
+def birth_key(value: Any) -> str:
+    """A birth date as ``YYYYMMDD`` (or the digits typed, when they do not form a date)."""
+    text = nfkc(_text(value))
+    if not text:
+        return ""
+    parts = _DATE_DIGITS.findall(text)
+    if len(parts) == 3:
+        a, b, c = parts
+        if len(a) == 4:
+            return f"{a}{b.zfill(2)}{c.zfill(2)}"
+        if len(c) == 4:  # US-style MM/DD/YYYY
+            return f"{c}{a.zfill(2)}{b.zfill(2)}"
+    return "".join(parts)
+
+
+def _names(record: Mapping[str, Any], config: ResolverConfig) -> tuple[str, str, str, str]:
+    family, given = _text(record.get("family_name")), _text(record.get("given_name"))
+    if not (family or given) and _text(record.get("name")):
+        order = _text(record.get("name_order")) or config.name_order
+        f, g = split_person_name(_text(record["name"]), order)  # type: ignore[arg-type]
+        family, given = f or "", g or ""
+    fk, gk = _text(record.get("family_name_kana")), _text(record.get("given_name_kana"))
+    if not (fk or gk) and _text(record.get("name_kana")):
+        f, g = split_person_name(_text(record["name_kana"]), "family_first")
+        fk, gk = f or "", g or ""
+    return family, given, fk, gk
+
+
+def _name_part(text: str, kana_text: str) -> tuple[str, str, str]:
+    key = name_key(text) if text else ""
+    kana = kana_reading(kana_text) if kana_text else None
+    kana = kana or (kana_reading(text) if text else None) or ""
+    roma = (romaji_key(kana) if kana else None) or (romaji_key(text) if text else None) or ""
+    return key, kana, roma
+
+
+def extract(record: Mapping[str, Any], config: ResolverConfig) -> Features:
+    """Normalise one record into :class:`Features` (pure; every step is memoised)."""
+    rid = record_id(record)
+    feats = Features(record_id=rid)
+    family, given, fk, gk = _names(record, config)
+    feats.family, feats.family_kana, feats.family_roma = _name_part(family, fk)
+    feats.given, feats.given_kana, feats.given_roma = _name_part(given, gk)
+    if feats.family or feats.given:
+        feats.full = feats.family + feats.given
+    feats.birth = birth_key(record.get("birth_date"))
+
+    addresses = [a for a in _items(record.get("addresses")) if isinstance(a, Mapping)]
+    country = next((_text(a.get("country")).upper() for a in addresses if _text(a.get("country"))), "")
+    region = country or config.default_region
+    _contact_points(record, feats, config, region)
+    _address(addresses, feats)
+
+    org_name = _text(record.get("organization_name")) or _text(record.get("company"))
+    if org_name:
+        feats.org = org_key(org_name) or ""
+    elif _text(record.get("organization_id")):
+        feats.org = "id:" + _text(record.get("organization_id"))
+    domains = list(feats.org_domains)
+    website = _text(record.get("website"))
+    if website and (d := org_domain(website)) and d not in domains:
+        domains.append(d)
+    feats.org_domains = tuple(domains)
+
+    idents: list[Identifier] = [("ref", rid)]
+    for ref in _items(record.get("source_refs")):
+        if isinstance(ref, Mapping) and _text(ref.get("system")) and _text(ref.get("id")):
+            idents.append(("ref", f"{_text(ref['system'])}:{_text(ref['id'])}"))
+    hub_id = _text(record.get("id"))
+    if hub_id:
+        idents.append(("hub", hub_id))
+    for ident in _items(record.get("identifiers")):
+        if not isinstance(ident, Mapping):
+            continue
+        scheme, value = _text(ident.get("scheme")), nfkc(_text(ident.get("value"))).replace("-", "").upper()
+        if not value:
+            continue
+        if scheme in config.strong_schemes:
+            idents.append((f"id:{scheme}", value))
+        elif not feats.natid:
+            feats.natid = value
+    idents.extend(("email", e) for e in feats.emails)
+    idents.extend(("mobile", m) for m in feats.mobiles)
+    feats.identifiers = tuple(dict.fromkeys(i for i in idents if i[1] not in config.blocklist))
+    return feats
+
+
+def _contact_points(record: Mapping[str, Any], feats: Features, config: ResolverConfig, region: str) -> None:
+    emails: list[str] = []
+    locals_: list[str] = []
+    domains: list[str] = []
+    for e in _items(record.get("emails")):
+        raw = _text(e.get("address") if isinstance(e, Mapping) else e)
+        info = parse_email(raw, config.strip_plus_tag) if raw else None
+        if info is None:
+            continue
+        if not info.free and info.domain not in domains and not info.placeholder:
+            domains.append(info.domain)
+        if info.role or info.placeholder or info.address in config.blocklist:
+            continue  # a team mailbox says where someone works, never who they are
+        if info.address not in emails:
+            emails.append(info.address)
+            locals_.append(info.local)
+    mobiles: list[str] = []
+    landlines: list[str] = []
+    for p in _items(record.get("phones")):
+        raw = _text(p.get("number") if isinstance(p, Mapping) else p)
+        info = parse_phone(raw, region) if raw else None
+        if info is None or info.placeholder or info.e164 in config.blocklist:
+            continue
+        # judged by the number, never by the field a tool keeps it in, so both sides of a pair
+        # see the same kind; a mobile shared by several people is caught by the guards
+        target = mobiles if info.mobile else landlines
+        if info.e164 not in mobiles and info.e164 not in landlines:
+            target.append(info.e164)
+    feats.emails, feats.email_locals = tuple(emails), tuple(dict.fromkeys(locals_))
+    feats.mobiles, feats.landlines = tuple(mobiles), tuple(landlines)
+    feats.org_domains = tuple(domains)
+
+
+def _address(addresses: list[Mapping[str, Any]], feats: Features) -> None:
+    for addr in addresses:
+        street = _text(addr.get("street"))
+        parts = (street, _text(addr.get("postal_code")), _text(addr.get("locality")), _text(addr.get("region")))
+        if not any(parts):
+            continue
+        country = _text(addr.get("country")).upper() or None
+        feats.postal = postal_code(parts[1], country) or "" if parts[1] else ""
+        region = parts[3]
+        locality = parts[2]
+        pref = detect_prefecture(region) if region else None
+        if not pref and locality:
+            pref = detect_prefecture(locality)
+            if pref and locality.startswith(pref):
+                locality = locality[len(pref) :]
+        feats.region = pref or (name_key(region) if region else "")
+        feats.locality = name_key(fold_street(locality)) if locality else ""
+        if street:
+            feats.street, feats.house = split_street(street)
+        building = _text(addr.get("building"))
+        feats.building = name_key(building) if building else ""
+        return

@@ -1,0 +1,142 @@
+"""Columnar, integer-coded storage of features: what blocking and comparison read.
+
+Every string feature is replaced by a code from a :class:`Vocab` (0 means missing), so that
+equality is an integer comparison over millions of pairs, and a string similarity is computed
+once per distinct pair of values. The batch resolver and the incremental index share this one
+representation, which is why they score a pair identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from hub.identity.features import Features
+
+SINGLE: dict[str, str] = {
+    # column -> vocabulary; the name parts share one so that a swap compares codes directly
+    "family": "name", "given": "name", "family_kana": "name", "given_kana": "name",
+    "family_roma": "name", "given_roma": "name", "full": "name",
+    "birth": "birth", "natid": "natid", "postal": "postal", "region": "region",
+    "locality": "locality", "street": "street", "house": "house", "building": "building",
+    "org": "org",
+}
+MULTI: dict[str, tuple[str, int]] = {
+    # column -> (vocabulary, width kept)
+    "emails": ("email", 3), "email_locals": ("local", 3), "mobiles": ("phone", 2),
+    "landlines": ("phone", 2), "org_domains": ("domain", 2),
+}
+
+
+class Vocab:
+    """Strings <-> dense integer codes; code 0 is the empty string (missing)."""
+
+    __slots__ = ("codes", "strings")
+
+    def __init__(self, strings: Iterable[str] = ()) -> None:
+        self.strings: list[str] = [""]
+        self.codes: dict[str, int] = {"": 0}
+        for s in strings:
+            self.code(s)
+
+    def code(self, value: str) -> int:
+        """The code of ``value``, assigned on first sight."""
+        code = self.codes.get(value)
+        if code is None:
+            code = self.codes[value] = len(self.strings)
+            self.strings.append(value)
+        return code
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+    def array(self) -> np.ndarray:
+        """The strings as an object array, indexable by code arrays."""
+        return np.array(self.strings, dtype=object)
+
+
+class FeatureTable:
+    """Growable integer columns, one row per record (rows are never reused).
+
+    Attributes:
+        vocabs: One vocabulary per value family (names, e-mails, phones…).
+        record_ids: Row -> record id.
+        identifiers: Row -> the record's (kind, value) identifiers, for the deterministic
+            layer (the rest of a record's features live in the columns only).
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.vocabs: dict[str, Vocab] = {v: Vocab() for v in {*SINGLE.values(), *(m[0] for m in MULTI.values())}}
+        self.cols: dict[str, np.ndarray] = {c: np.zeros(capacity, dtype=np.int32) for c in SINGLE}
+        for col, (_, width) in MULTI.items():
+            self.cols[col] = np.zeros((capacity, width), dtype=np.int32)
+        self.alive = np.zeros(capacity, dtype=bool)
+        self.record_ids: list[str] = []
+        self.identifiers: list[tuple[tuple[str, str], ...]] = []
+        self.n = 0
+        self._strings: dict[str, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _grow(self, need: int) -> None:
+        cap = len(self.alive)
+        if need <= cap:
+            return
+        new = max(need, cap * 2)
+        for name, col in self.cols.items():
+            grown = np.zeros((new, *col.shape[1:]), dtype=col.dtype)
+            grown[:cap] = col
+            self.cols[name] = grown
+        alive = np.zeros(new, dtype=bool)
+        alive[:cap] = self.alive
+        self.alive = alive
+
+    def append(self, feats: Features) -> int:
+        """Add one record's features; returns its row."""
+        row = self.n
+        self._grow(row + 1)
+        for col, vocab in SINGLE.items():
+            self.cols[col][row] = self.vocabs[vocab].code(getattr(feats, col))
+        for col, (vocab, width) in MULTI.items():
+            values = getattr(feats, col)[:width]
+            target = self.cols[col][row]
+            target[:] = 0
+            for i, value in enumerate(values):
+                target[i] = self.vocabs[vocab].code(value)
+        self.alive[row] = True
+        self.record_ids.append(feats.record_id)
+        self.identifiers.append(feats.identifiers)
+        self.n = row + 1
+        self._strings.clear()
+        return row
+
+    def extend(self, feats: Iterable[Features]) -> None:
+        """Append many records."""
+        for f in feats:
+            self.append(f)
+
+    def kill(self, row: int) -> None:
+        """Mark a row deleted (its codes stay, so old explanations still read)."""
+        self.alive[row] = False
+        self.identifiers[row] = ()
+
+    def col(self, name: str) -> np.ndarray:
+        """The live part of a column."""
+        return self.cols[name][: self.n]
+
+    def strings(self, vocab: str) -> np.ndarray:
+        """Code -> string for one vocabulary, cached until the next append."""
+        arr = self._strings.get(vocab)
+        if arr is None or len(arr) != len(self.vocabs[vocab]):
+            arr = self._strings[vocab] = self.vocabs[vocab].array()
+        return arr
+
+    def value(self, col: str, row: int) -> Any:
+        """The decoded value of one cell (a string, or a tuple for multi-valued columns)."""
+        if col in SINGLE:
+            return self.vocabs[SINGLE[col]].strings[int(self.cols[col][row])]
+        vocab = self.vocabs[MULTI[col][0]]
+        return tuple(vocab.strings[int(c)] for c in self.cols[col][row] if c)
