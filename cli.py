@@ -491,13 +491,13 @@ def dlq_list(obj: Ctx, status: str, limit: int, as_json: bool) -> None:
 @pass_ctx
 @handle_errors
 def dlq_retry(obj: Ctx, ids: tuple[int, ...], all_open: bool, as_json: bool) -> None:
-    """Queue dead letters again and run the processing and write phases now (no new reads)."""
+    """Queue dead letters again and run a sync now (it also reads what was fixed at the source)."""
     from hub import views
 
     if not ids and not all_open:
         raise click.UsageError("give dead-letter IDs or --all")
     n = views.retry_dead_letters(obj.store, list(ids), all_open=all_open)
-    report = obj.engine().sync(pull=False)
+    report = obj.engine().sync()
     if as_json:
         _emit({"retried": n, "run": report.to_dict()})
     else:
@@ -570,6 +570,7 @@ def sandbox_seed(obj: Ctx, tool: str, people: int, rng_seed: int) -> None:
     fake = _fake(obj, tool)
     data = demo_data.generate(people, seed=rng_seed)
     counts = demo_data.seed_one(data, tool, fake)
+    fake.save()
     click.echo(f"seeded {tool}: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
 
 
@@ -591,7 +592,11 @@ def sandbox_edit(obj: Ctx, tool: str, stream: str, record_id: str, assignments: 
             raise click.UsageError(f"{a!r}: use FIELD=VALUE")
         k, v = a.split("=", 1)
         paths.set_(fields, k, v)
-    fake.update(stream, record_id, fields)
+    try:
+        fake.update(stream, record_id, fields)
+    except KeyError:
+        raise click.UsageError(f"{tool} has no {stream} record {record_id!r}") from None
+    fake.save()
     click.echo(f"updated {tool}/{stream}/{record_id}")
 
 

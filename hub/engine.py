@@ -86,6 +86,9 @@ class Engine:
             chunk=self.workspace.config.batch_size,
             all_connectors=set(runtimes) == set(self.workspace.config.enabled()),
         )
+        for name in runtimes:  # every connector appears in the report, zeros included
+            report.read[name] += 0
+            report.written[name]["created"] += 0
         if not plan:
             session.add(Run(id=report.run_id, kind="sync", status="running", started_at=utcnow(), stats={}))
             session.commit()

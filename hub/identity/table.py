@@ -77,6 +77,8 @@ class FeatureTable:
         self.identifiers: list[tuple[tuple[str, str], ...]] = []
         self.n = 0
         self._strings: dict[str, np.ndarray] = {}
+        self.derived: dict[Any, Any] = {}
+        """Per-vocabulary arrays other modules derive and extend (term frequencies)."""
 
     def __len__(self) -> int:
         return self.n

@@ -1,0 +1,308 @@
+"""Comparison levels of record pairs, computed over whole arrays of pairs at once.
+
+Each comparison maps a pair to a level: 0 is "null" (a side is missing the field, so it is no
+evidence either way), 1 is "else" (both known, clearly different), higher levels agree more
+and the last is exact agreement. Names are compared in every representation a record has —
+folded text, kana reading, loose romaji — so 髙橋/高橋, タカハシ/Takahashi and Satoh/サトウ
+agree exactly. String similarity (Jaro-Winkler) is computed once per distinct pair of values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from hub.identity.normalize import is_cjk
+from hub.identity.table import FeatureTable
+
+LEVELS: dict[str, tuple[str, ...]] = {
+    "family": ("null", "else", "jw80", "jw90", "jw95", "exact"),
+    "given": ("null", "else", "initial", "jw80", "jw90", "jw95", "exact"),
+    "birth": ("null", "else", "close", "exact"),
+    "natid": ("null", "else", "close", "exact"),
+    "email": ("null", "else", "local", "exact"),
+    "phone": ("null", "else", "landline", "mobile"),
+    "postal": ("null", "else", "prefix", "exact"),
+    "region": ("null", "else", "exact"),
+    "locality": ("null", "else", "jw88", "exact"),
+    "street": ("null", "else", "jw88", "jw95", "exact"),
+    "house": ("null", "else", "exact"),
+    "building": ("null", "else", "jw85", "exact"),
+    "org": ("null", "else", "close", "exact"),
+}
+"""Comparison -> level labels, weakest first; index 0 is null and carries no weight."""
+
+COMPARISONS: tuple[str, ...] = tuple(LEVELS)
+TF_COMPARISONS: tuple[str, ...] = ("family", "given", "postal", "locality", "street")
+"""Comparisons whose exact level is adjusted by how common the agreed value is."""
+
+# pair flags, read by the scorer's guards
+GIVEN_CONFLICT = 1
+"""Both given names known and clearly different (not a typo, initial, swap or reading)."""
+PERSONAL = 2
+"""A personal identifier agrees exactly: e-mail, birth date or national id."""
+MOBILE = 4
+"""A mobile number agrees."""
+
+_PARALLEL_FROM = 20_000
+
+
+@dataclass
+class PairLevels:
+    """Levels of a batch of pairs.
+
+    Attributes:
+        levels: (comparisons, pairs) int8, rows in :data:`COMPARISONS` order.
+        tf_codes: Comparison -> per pair, the vocabulary code of the value agreed on at the
+            exact level (0 elsewhere), for term-frequency adjustment.
+        flags: Per pair, a bit set of :data:`GIVEN_CONFLICT`, :data:`PERSONAL`, :data:`MOBILE`.
+    """
+
+    levels: np.ndarray
+    tf_codes: dict[str, np.ndarray]
+    flags: np.ndarray
+
+
+def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, scorer: object = JaroWinkler.similarity) -> np.ndarray:
+    """Similarity of code pairs, computed once per distinct unordered pair of values."""
+    out = np.zeros(len(ca), dtype=np.float32)
+    both = (ca != 0) & (cb != 0)
+    out[both & (ca == cb)] = 1.0
+    todo = both & (ca != cb)
+    if not todo.any():
+        return out
+    lo = np.minimum(ca[todo], cb[todo]).astype(np.int64)
+    hi = np.maximum(ca[todo], cb[todo]).astype(np.int64)
+    key = lo * len(strings) + hi
+    uniq, inverse = np.unique(key, return_inverse=True)
+    left = strings[uniq // len(strings)].tolist()
+    right = strings[uniq % len(strings)].tolist()
+    workers = -1 if len(uniq) >= _PARALLEL_FROM else 1
+    sims = process.cpdist(left, right, scorer=scorer, workers=workers, dtype=np.float32)
+    out[todo] = sims[inverse]
+    return out
+
+
+def _dist(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """OSA edit distance of code pairs (0 for equal, large where a side is missing)."""
+    out = np.full(len(ca), 99, dtype=np.int32)
+    both = (ca != 0) & (cb != 0)
+    out[both & (ca == cb)] = 0
+    todo = both & (ca != cb)
+    if todo.any():
+        lo = np.minimum(ca[todo], cb[todo]).astype(np.int64)
+        hi = np.maximum(ca[todo], cb[todo]).astype(np.int64)
+        key = lo * len(strings) + hi
+        uniq, inverse = np.unique(key, return_inverse=True)
+        left = strings[uniq // len(strings)].tolist()
+        right = strings[uniq % len(strings)].tolist()
+        d = process.cpdist(left, right, scorer=OSA.distance, workers=1, dtype=np.int32)
+        out[todo] = d[inverse]
+    return out
+
+
+def _eq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x == y) & (x != 0)
+
+
+def _both(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (x != 0) & (y != 0)
+
+
+def _any_eq(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(x), dtype=bool)
+    for i in range(x.shape[1]):
+        for j in range(y.shape[1]):
+            out |= _eq(x[:, i], y[:, j])
+    return out
+
+
+def _has(x: np.ndarray) -> np.ndarray:
+    return (x != 0).any(axis=1)
+
+
+class _Scripts:
+    """Per code of the name vocabulary: is the text CJK? (kanji never meet romaji by spelling)."""
+
+    def __init__(self) -> None:
+        self.cjk = np.zeros(0, dtype=bool)
+
+    def get(self, table: FeatureTable) -> np.ndarray:
+        strings = table.vocabs["name"].strings
+        if len(self.cjk) < len(strings):
+            extra = np.fromiter((is_cjk(s) for s in strings[len(self.cjk) :]), dtype=bool)
+            self.cjk = np.concatenate([self.cjk, extra])
+        return self.cjk
+
+
+def _name_part(
+    table: FeatureTable, cjk: np.ndarray, names: np.ndarray, a: np.ndarray, b: np.ndarray, part: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(exact, comparable, best similarity, tf code) of one name part in every representation."""
+    t_a, t_b = table.col(part)[a], table.col(part)[b]
+    k_a, k_b = table.col(part + "_kana")[a], table.col(part + "_kana")[b]
+    r_a, r_b = table.col(part + "_roma")[a], table.col(part + "_roma")[b]
+    text_ok = _both(t_a, t_b) & (cjk[t_a] == cjk[t_b])
+    exact = (_eq(t_a, t_b) & text_ok) | _eq(k_a, k_b) | _eq(r_a, r_b)
+    comparable = text_ok | _both(k_a, k_b) | _both(r_a, r_b)
+    sim = np.where(text_ok, _sim(names, t_a, t_b), 0.0)
+    sim = np.maximum(sim, _sim(names, k_a, k_b))
+    sim = np.maximum(sim, _sim(names, r_a, r_b))
+    tf = np.where(_eq(t_a, t_b) & text_ok, t_a, np.where(_eq(r_a, r_b), r_a, np.where(_eq(k_a, k_b), k_a, 0)))
+    return exact, comparable, sim, tf.astype(np.int32)
+
+
+def _cross_exact(table: FeatureTable, a: np.ndarray, b: np.ndarray, x: str, y: str) -> np.ndarray:
+    out = np.zeros(len(a), dtype=bool)
+    for suffix in ("", "_kana", "_roma"):
+        out |= _eq(table.col(x + suffix)[a], table.col(y + suffix)[b])
+    return out
+
+
+def _bands(sim: np.ndarray, cuts: tuple[float, ...], base: int) -> np.ndarray:
+    """Level ``base`` below every cut, one more per cut passed (cuts ascending)."""
+    level = np.full(len(sim), base, dtype=np.int8)
+    for i, cut in enumerate(cuts, start=1):
+        level[sim >= cut] = base + i
+    return level
+
+
+_SCRIPTS = _Scripts()
+
+
+def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
+    """Levels of the pairs ``(a[i], b[i])`` of table rows for every comparison."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    n = len(a)
+    levels = np.zeros((len(COMPARISONS), n), dtype=np.int8)
+    tf: dict[str, np.ndarray] = {}
+    idx = {c: i for i, c in enumerate(COMPARISONS)}
+    names = table.strings("name")
+    cjk = _SCRIPTS.get(table)
+
+    # -- names: direct, swapped (given in the family field and back), or joined ------------
+    f_exact, f_cmp, f_sim, f_tf = _name_part(table, cjk, names, a, b, "family")
+    g_exact, g_cmp, g_sim, g_tf = _name_part(table, cjk, names, a, b, "given")
+    swapped = _cross_exact(table, a, b, "family", "given") & _cross_exact(table, a, b, "given", "family")
+    swapped &= ~(f_exact & g_exact)
+    joined = _eq(table.col("full")[a], table.col("full")[b])
+    whole = swapped | joined
+    fam = np.where(f_cmp, _bands(f_sim, (0.80, 0.90, 0.95), 1), 0).astype(np.int8)
+    fam[f_exact | whole] = 5
+    g_a, g_b = table.col("given")[a], table.col("given")[b]
+    initial = _initials(names, g_a, g_b) & g_cmp & ~g_exact
+    giv = np.where(g_cmp, _bands(g_sim, (0.80, 0.90, 0.95), 2), 0).astype(np.int8)
+    giv[g_cmp & (giv == 2)] = 1  # below 0.80: "else"; level 2 is reserved for an initial
+    giv[initial & (giv < 3)] = 2
+    giv[g_exact | whole] = 6
+    levels[idx["family"]] = fam
+    levels[idx["given"]] = giv
+    tf["family"] = np.where(f_exact & ~whole, f_tf, 0).astype(np.int32)
+    tf["given"] = np.where(g_exact & ~whole, g_tf, 0).astype(np.int32)
+    conflict = g_cmp & (giv <= 3) & (giv != 2) & ~whole
+
+    # -- birth date and national id ---------------------------------------------------------
+    for comp in ("birth", "natid"):
+        ca, cb = table.col(comp)[a], table.col(comp)[b]
+        strings = table.strings(comp)
+        dist = _dist(strings, ca, cb)
+        lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
+        close = dist == 1
+        if comp == "birth":
+            close |= _day_month_swapped(strings, ca, cb)
+        lvl[_both(ca, cb) & close] = 2
+        lvl[_eq(ca, cb)] = 3
+        levels[idx[comp]] = lvl
+
+    # -- e-mail and phone (sets: any shared value agrees) -----------------------------------
+    ea, eb = table.col("emails")[a], table.col("emails")[b]
+    lvl = np.where(_has(ea) & _has(eb), 1, 0).astype(np.int8)
+    lvl[(lvl > 0) & _any_eq(table.col("email_locals")[a], table.col("email_locals")[b])] = 2
+    lvl[(lvl > 0) & _any_eq(ea, eb)] = 3
+    levels[idx["email"]] = lvl
+    ma, mb = table.col("mobiles")[a], table.col("mobiles")[b]
+    la, lb = table.col("landlines")[a], table.col("landlines")[b]
+    lvl = np.where((_has(ma) | _has(la)) & (_has(mb) | _has(lb)), 1, 0).astype(np.int8)
+    lvl[(lvl > 0) & _any_eq(la, lb)] = 2
+    mobile = (lvl > 0) & _any_eq(ma, mb)
+    lvl[mobile] = 3
+    levels[idx["phone"]] = lvl
+
+    # -- address ----------------------------------------------------------------------------
+    ca, cb = table.col("postal")[a], table.col("postal")[b]
+    lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
+    lvl[_both(ca, cb) & _prefix_equal(table.strings("postal"), ca, cb, 3)] = 2
+    lvl[_eq(ca, cb)] = 3
+    levels[idx["postal"]] = lvl
+    tf["postal"] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
+    for comp, cuts in (("region", ()), ("locality", (0.88,)), ("street", (0.88, 0.95)), ("house", ()), ("building", (0.85,))):
+        ca, cb = table.col(comp)[a], table.col(comp)[b]
+        sim = _sim(table.strings(comp), ca, cb) if cuts else np.zeros(n, dtype=np.float32)
+        lvl = np.where(_both(ca, cb), _bands(sim, cuts, 1), 0).astype(np.int8)
+        lvl[_eq(ca, cb)] = len(LEVELS[comp]) - 1
+        levels[idx[comp]] = lvl
+        if comp in TF_COMPARISONS:
+            tf[comp] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
+
+    # -- organisation: the name without its legal form, or a shared corporate domain ---------
+    oa, ob = table.col("org")[a], table.col("org")[b]
+    da, db = table.col("org_domains")[a], table.col("org_domains")[b]
+    lvl = np.where(_both(oa, ob) | (_has(da) & _has(db)), 1, 0).astype(np.int8)
+    close = (_sim(table.strings("org"), oa, ob) >= 0.9) | _any_eq(da, db)
+    lvl[(lvl > 0) & close] = 2
+    lvl[_eq(oa, ob)] = 3
+    levels[idx["org"]] = lvl
+
+    personal = (levels[idx["email"]] == 3) | (levels[idx["birth"]] == 3) | (levels[idx["natid"]] == 3)
+    flags = conflict.astype(np.uint8) * GIVEN_CONFLICT
+    flags |= personal.astype(np.uint8) * PERSONAL
+    flags |= mobile.astype(np.uint8) * MOBILE
+    return PairLevels(levels=levels, tf_codes=tf, flags=flags)
+
+
+def _unique_pairs(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
+    lo = np.minimum(ca, cb).astype(np.int64)
+    hi = np.maximum(ca, cb).astype(np.int64)
+    uniq, inverse = np.unique(lo * len(strings) + hi, return_inverse=True)
+    return strings[uniq // len(strings)].tolist(), strings[uniq % len(strings)].tolist(), inverse
+
+
+def _initials(names: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """One side's given name is a single Latin letter that starts the other's."""
+    out = np.zeros(len(ca), dtype=bool)
+    todo = _both(ca, cb) & (ca != cb)
+    if todo.any():
+        left, right, inverse = _unique_pairs(names, ca[todo], cb[todo])
+        hit = np.fromiter(
+            ((len(x) == 1 or len(y) == 1) and x[:1] == y[:1] and x[:1].isascii() for x, y in zip(left, right)),
+            dtype=bool,
+            count=len(left),
+        )
+        out[todo] = hit[inverse]
+    return out
+
+
+def _prefix_equal(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, k: int) -> np.ndarray:
+    out = np.zeros(len(ca), dtype=bool)
+    todo = _both(ca, cb) & (ca != cb)
+    if todo.any():
+        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        hit = np.fromiter((x[:k] == y[:k] for x, y in zip(left, right)), dtype=bool, count=len(left))
+        out[todo] = hit[inverse]
+    return out
+
+
+def _day_month_swapped(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(ca), dtype=bool)
+    todo = _both(ca, cb) & (ca != cb)
+    if todo.any():
+        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        hit = np.fromiter(
+            (len(x) == 8 and x[:4] + x[6:] + x[4:6] == y for x, y in zip(left, right)), dtype=bool, count=len(left)
+        )
+        out[todo] = hit[inverse]
+    return out
