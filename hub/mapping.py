@@ -75,6 +75,7 @@ class FieldMap:
     def __post_init__(self) -> None:
         # plain names skip the path machinery on the hot path
         self.plain_field = "." not in self.field and "[" not in self.field
+        self.get_field = paths.getter(self.field)
         self.plain_canonical = len(self.canonical) == 1 and "." not in self.canonical[0] and "[" not in self.canonical[0]
 
     @property
@@ -92,6 +93,7 @@ class StreamMap:
     entity: str
     fields: list[FieldMap]
     line: int
+    create: bool = True  # whether the hub may create records in this stream
 
     def top_fields(self) -> set[str]:
         """Top-level canonical fields this stream writes on the way out."""
@@ -122,7 +124,7 @@ class Mapping:
         for fm in smap.fields:
             if not fm.inbound:
                 continue
-            value = data.get(fm.field) if fm.plain_field else paths.get(data, fm.field)
+            value = fm.get_field(data)
             try:
                 for transform, arg in fm.transforms:
                     value = transform.inbound(value, arg, self.ctx)
@@ -371,12 +373,15 @@ def load_mapping_file(
         if entity not in ENTITIES:
             issues.append(Issue(file, sline, f"stream {sname!r}: unknown entity {entity!r} (known: {', '.join(ENTITIES)})"))
             continue
+        unknown = set(sdef) - {"entity", "fields", "create", "__line__"}
+        if unknown:
+            issues.append(Issue(file, sline, f"stream {sname!r}: unknown key(s) {', '.join(sorted(unknown))} (allowed: entity, fields, create)"))
         fields = []
         for fdef in sdef.get("fields") or []:
             fm = _field(fdef, file, entity, transforms, value_maps, issues, known_streams)
             if fm:
                 fields.append(fm)
-        result[sname] = StreamMap(sname, entity, fields, sline)
+        result[sname] = StreamMap(sname, entity, fields, sline, bool(sdef.get("create", True)))
     ctx = Context(default_region=default_region, value_maps=value_maps)
     return Mapping(connector, result, file, ctx), issues
 

@@ -188,6 +188,9 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
     )
     rule = rt.config.rule(smap.entity)
     mapping = rt.mapping
+    # a person already in this tool as a Lead is not created again as a Contact
+    siblings = [name for name, other in mapping.streams.items() if other.entity == smap.entity and name != stream.name]
+    elsewhere = _linked_elsewhere(ctx, rt, siblings, ents) if siblings and smap.create else set()
 
     def lookup(ref_stream: str, eid: str) -> str | None:
         return vendor_ids.get((ref_stream, eid))
@@ -210,11 +213,29 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
                 fields = mapping.to_vendor(stream.name, golden, only=changes, vendor_id=lookup)
                 if fields:
                     ops.append(Op(ent, "update", src.source_id, fields, {k: list(v) for k, v in changes.items()}, src))
-        elif not srcs and rule.create and conditions_pass(rule.create_when, golden):
+        elif not srcs and smap.create and rule.create and ent.id not in elsewhere and conditions_pass(rule.create_when, golden):
             fields = mapping.to_vendor(stream.name, golden, vendor_id=lookup)
             if fields:
                 ops.append(Op(ent, "create", None, fields, {k: [None, v] for k, v in fields.items()}))
     return ops
+
+
+def _linked_elsewhere(ctx: RunContext, rt: Runtime, streams: list[str], ents: list[Ent]) -> set[str]:
+    """Entities that already have a live record in another stream of this tool."""
+    out: set[str] = set()
+    for part in _chunks([e.id for e in ents]):
+        q = (
+            select(Link.entity_id)
+            .join(SourceRecord, SourceRecord.id == Link.source_record_id)
+            .where(
+                Link.entity_id.in_(part),
+                SourceRecord.connector == rt.name,
+                SourceRecord.stream.in_(streams),
+                SourceRecord.deleted.is_(False),
+            )
+        )
+        out.update(eid for (eid,) in ctx.session.execute(q))
+    return out
 
 
 def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[Ent]) -> dict[tuple[str, str], str]:

@@ -45,6 +45,27 @@ def parse(path: str) -> tuple[Segment, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=4096)
+def getter(path: str) -> Any:
+    """A compiled ``get`` for ``path`` (plain dotted keys skip the general walker)."""
+    segs = parse(path)
+    if any(seg.is_list for seg in segs):
+        return lambda data: get(data, path)
+    keys = tuple(seg.key for seg in segs)
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda data: data.get(key) if isinstance(data, dict) else None
+
+    def walk(data: Any) -> Any:
+        for key in keys:
+            if not isinstance(data, dict):
+                return None
+            data = data.get(key)
+        return data
+
+    return walk
+
+
 def top(path: str) -> str:
     """The top-level field a path belongs to (``phones[type=mobile].number`` -> ``phones``)."""
     return parse(path)[0].key

@@ -18,12 +18,11 @@ import numpy as np
 
 from hub.identity.features import Features
 
-KINDS: tuple[str, ...] = ("fam", "giv", "full", "local", "phone", "postal", "org", "birth", "natid")
-"""Blocking-key kinds, in the order a pair is attributed to the first that found it."""
+KINDS: tuple[str, ...] = ("name", "full", "local", "phone", "postal", "org", "birth", "natid")
+"""Blocking-key kinds (each also names an EM session)."""
 
 IMPLIES: dict[str, tuple[str, ...]] = {
-    "fam": ("family", "given"),
-    "giv": ("family", "given"),
+    "name": ("family", "given"),
     "full": ("family", "given"),
     "snm": ("family", "given"),
     "local": ("email",),
@@ -43,15 +42,19 @@ def _initial(s: str) -> str:
 
 
 def record_keys(f: Features) -> list[tuple[str, str]]:
-    """The (kind, key) blocking keys of one record."""
+    """The (kind, key) blocking keys of one record.
+
+    Surname and given-name keys share one namespace (``name``), so that a record whose parts
+    were swapped meets the other; the birth-date keys take either initial for the same reason.
+    """
     keys: list[tuple[str, str]] = []
     fams = (f.family, f.family_kana, f.family_roma)
     givs = (f.given, f.given_kana, f.given_roma)
     for fam, giv in zip(fams, givs):
         if fam:
-            keys.append(("fam", f"{fam}|{_initial(giv)}"))
+            keys.append(("name", f"{fam}|{_initial(giv)}"))
         if giv:
-            keys.append(("giv", f"{giv}|{_initial(fam)}"))
+            keys.append(("name", f"{giv}|{_initial(fam)}"))
     if f.full:
         keys.append(("full", f.full))
     keys.extend(("local", e) for e in f.email_locals)
@@ -63,10 +66,13 @@ def record_keys(f: Features) -> list[tuple[str, str]]:
             keys.append(("org", f"{f.org}|{fam}"))
         keys.extend(("org", f"@{d}|{fam}") for d in f.org_domains)
     if f.birth:
-        keys.append(("birth", f"{f.birth}|g{_initial(f.given)}"))
-        keys.append(("birth", f"{f.birth}|f{_initial(f.family)}"))
+        for initial in {_initial(f.given), _initial(f.family)}:
+            keys.append(("birth", f"{f.birth}|{initial}"))
     if f.natid:
         keys.append(("natid", f.natid))
+        if len(f.natid) >= 6:
+            # deletion neighbourhood: one typo or transposition still shares a key
+            keys.extend(("natid", f"~{f.natid[:i]}{f.natid[i + 1 :]}") for i in range(len(f.natid)))
     return list(dict.fromkeys(keys))
 
 
@@ -74,7 +80,8 @@ def snm_key(f: Features) -> str:
     """The sort key of the sorted neighbourhood: romaji (else folded) surname, then given."""
     family = f.family_roma or f.family
     given = f.given_roma or f.given
-    return f"{family}\t{given}" if family or given else ""
+    # the smaller part first, so that a swapped record sorts beside the other
+    return "\t".join(sorted((family, given))) if family or given else ""
 
 
 class KeyCollector:
@@ -122,36 +129,47 @@ def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tupl
     return np.concatenate(left), np.concatenate(right)
 
 
-def candidate_pairs(keys: KeyCollector, n_rows: int, max_block: int, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every candidate pair, once: (a, b, kind index) with a < b.
+def candidate_pairs(
+    keys: KeyCollector, n_rows: int, max_block: int, window: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Every candidate pair once, as rows ``a < b``, and per key kind the pairs it found.
 
-    ``kind index`` points into ``KINDS + ("snm",)``: the first key kind that found the pair.
+    The third value maps each kind (``KINDS`` and ``"snm"``) to indices into ``a``/``b``: the
+    EM sessions learn from all pairs a kind finds, not only those no other kind found first.
     """
-    kinds = (*KINDS, SNM)
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
-    k_parts: list[np.ndarray] = []
-    for ki, kind in enumerate(KINDS):
+    kinds: list[str] = []
+    for kind in KINDS:
         if not keys.rows[kind]:
             continue
         a, b = _pairs_in_groups(np.array(keys.keys[kind], dtype=np.int64), np.array(keys.rows[kind], dtype=np.int64), max_block)
         a_parts.append(a)
         b_parts.append(b)
-        k_parts.append(np.full(len(a), ki, dtype=np.int8))
+        kinds.append(kind)
     snm = sorted(keys.snm)
     order = np.array([r for _, _, r in snm], dtype=np.int64)
-    for d in range(1, window):
-        a_parts.append(order[:-d])
-        b_parts.append(order[d:])
-        k_parts.append(np.full(max(len(order) - d, 0), kinds.index(SNM), dtype=np.int8))
+    if len(order) > 1:
+        span = range(1, min(window, len(order)))
+        a_parts.append(np.concatenate([order[:-d] for d in span]))
+        b_parts.append(np.concatenate([order[d:] for d in span]))
+        kinds.append(SNM)
     if not a_parts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int8)
+        empty = np.zeros(0, np.int64)
+        return empty, empty, {}
     a = np.concatenate(a_parts)
     b = np.concatenate(b_parts)
-    k = np.concatenate(k_parts)
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    _, first = np.unique(lo * np.int64(max(n_rows, 1)) + hi, return_index=True)
-    return lo[first], hi[first], k[first]
+    del a, b
+    uniq, inverse = np.unique(lo * np.int64(max(n_rows, 1)) + hi, return_inverse=True)
+    del lo, hi
+    by_kind: dict[str, np.ndarray] = {}
+    start = 0
+    for kind, part in zip(kinds, a_parts):
+        by_kind[kind] = np.unique(inverse[start : start + len(part)])
+        start += len(part)
+    n = np.int64(max(n_rows, 1))
+    return uniq // n, uniq % n, by_kind
 
 
 def iter_kind_names() -> Iterator[str]:

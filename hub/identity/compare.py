@@ -9,6 +9,7 @@ agree exactly. String similarity (Jaro-Winkler) is computed once per distinct pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "family": ("null", "else", "jw80", "jw90", "jw95", "exact"),
     "given": ("null", "else", "initial", "jw80", "jw90", "jw95", "exact"),
     "birth": ("null", "else", "close", "exact"),
-    "natid": ("null", "else", "close", "exact"),
+    "natid": ("null", "else", "near", "close", "exact"),
     "email": ("null", "else", "local", "exact"),
     "phone": ("null", "else", "landline", "mobile"),
     "postal": ("null", "else", "prefix", "exact"),
@@ -43,7 +44,7 @@ TF_COMPARISONS: tuple[str, ...] = ("family", "given", "postal", "locality", "str
 GIVEN_CONFLICT = 1
 """Both given names known and clearly different (not a typo, initial, swap or reading)."""
 PERSONAL = 2
-"""A personal identifier agrees exactly: e-mail, birth date or national id."""
+"""A personal identifier agrees: e-mail, national id (within two typos) or birth date."""
 MOBILE = 4
 """A mobile number agrees."""
 
@@ -66,40 +67,38 @@ class PairLevels:
     flags: np.ndarray
 
 
-def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, scorer: object = JaroWinkler.similarity) -> np.ndarray:
-    """Similarity of code pairs, computed once per distinct unordered pair of values."""
+def _unique_pairs(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
+    """Distinct unordered value pairs (as strings) and, per input pair, its index among them."""
+    lo = np.minimum(ca, cb).astype(np.int64)
+    hi = np.maximum(ca, cb).astype(np.int64)
+    uniq, inverse = np.unique(lo * len(strings) + hi, return_inverse=True)
+    return strings[uniq // len(strings)].tolist(), strings[uniq % len(strings)].tolist(), inverse
+
+
+def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """Jaro-Winkler similarity of code pairs (1 for equal, 0 where a side is missing)."""
     out = np.zeros(len(ca), dtype=np.float32)
     both = (ca != 0) & (cb != 0)
     out[both & (ca == cb)] = 1.0
     todo = both & (ca != cb)
-    if not todo.any():
-        return out
-    lo = np.minimum(ca[todo], cb[todo]).astype(np.int64)
-    hi = np.maximum(ca[todo], cb[todo]).astype(np.int64)
-    key = lo * len(strings) + hi
-    uniq, inverse = np.unique(key, return_inverse=True)
-    left = strings[uniq // len(strings)].tolist()
-    right = strings[uniq % len(strings)].tolist()
-    workers = -1 if len(uniq) >= _PARALLEL_FROM else 1
-    sims = process.cpdist(left, right, scorer=scorer, workers=workers, dtype=np.float32)
-    out[todo] = sims[inverse]
+    if todo.any():
+        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        workers = -1 if len(left) >= _PARALLEL_FROM else 1
+        sims = process.cpdist(left, right, scorer=JaroWinkler.similarity, workers=workers, dtype=np.float32)
+        out[todo] = sims[inverse]
     return out
 
 
 def _dist(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """OSA edit distance of code pairs (0 for equal, large where a side is missing)."""
+    """OSA edit distance of code pairs (0 for equal, 99 where a side is missing)."""
     out = np.full(len(ca), 99, dtype=np.int32)
     both = (ca != 0) & (cb != 0)
     out[both & (ca == cb)] = 0
     todo = both & (ca != cb)
     if todo.any():
-        lo = np.minimum(ca[todo], cb[todo]).astype(np.int64)
-        hi = np.maximum(ca[todo], cb[todo]).astype(np.int64)
-        key = lo * len(strings) + hi
-        uniq, inverse = np.unique(key, return_inverse=True)
-        left = strings[uniq // len(strings)].tolist()
-        right = strings[uniq % len(strings)].tolist()
-        d = process.cpdist(left, right, scorer=OSA.distance, workers=1, dtype=np.int32)
+        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        workers = -1 if len(left) >= _PARALLEL_FROM else 1
+        d = process.cpdist(left, right, scorer=OSA.distance, workers=workers, dtype=np.int32)
         out[todo] = d[inverse]
     return out
 
@@ -124,42 +123,51 @@ def _has(x: np.ndarray) -> np.ndarray:
     return (x != 0).any(axis=1)
 
 
-class _Scripts:
-    """Per code of the name vocabulary: is the text CJK? (kanji never meet romaji by spelling)."""
+def _flag(table: FeatureTable, vocab: str, name: str, fn: Callable[[str], bool]) -> np.ndarray:
+    """Code -> ``fn(value)`` as a bool array, extended as the table grows."""
+    strings = table.vocabs[vocab].strings
+    key = ("flag", vocab, name)
+    arr = table.derived.get(key, np.zeros(0, dtype=bool))
+    if len(arr) < len(strings):
+        arr = np.concatenate([arr, np.fromiter((fn(x) for x in strings[len(arr) :]), dtype=bool)])
+        table.derived[key] = arr
+    return arr
 
-    def __init__(self) -> None:
-        self.cjk = np.zeros(0, dtype=bool)
 
-    def get(self, table: FeatureTable) -> np.ndarray:
-        strings = table.vocabs["name"].strings
-        if len(self.cjk) < len(strings):
-            extra = np.fromiter((is_cjk(s) for s in strings[len(self.cjk) :]), dtype=bool)
-            self.cjk = np.concatenate([self.cjk, extra])
-        return self.cjk
+def _derived(table: FeatureTable, vocab: str, name: str, fn: Callable[[str], object]) -> np.ndarray:
+    """Code -> code of ``fn(value)`` in a private vocabulary, extended as the table grows."""
+    strings = table.vocabs[vocab].strings
+    key = ("derived", vocab, name)
+    arr, index = table.derived.get(key, (np.zeros(0, dtype=np.int64), {}))
+    if len(arr) < len(strings):
+        extra = np.fromiter((index.setdefault(fn(x), len(index)) for x in strings[len(arr) :]), dtype=np.int64)
+        arr = np.concatenate([arr, extra])
+        table.derived[key] = (arr, index)
+    return arr
 
 
 def _name_part(
-    table: FeatureTable, cjk: np.ndarray, names: np.ndarray, a: np.ndarray, b: np.ndarray, part: str
+    table: FeatureTable, a: np.ndarray, b: np.ndarray, part_a: str, part_b: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(exact, comparable, best similarity, tf code) of one name part in every representation."""
-    t_a, t_b = table.col(part)[a], table.col(part)[b]
-    k_a, k_b = table.col(part + "_kana")[a], table.col(part + "_kana")[b]
-    r_a, r_b = table.col(part + "_roma")[a], table.col(part + "_roma")[b]
+    """(exact, comparable, best similarity, tf code) of a name part in every representation.
+
+    Kanji never meet romaji by spelling (they are incomparable, not different); kana readings
+    and loose romaji keys meet across scripts.
+    """
+    names = table.strings("name")
+    cjk = _flag(table, "name", "cjk", is_cjk)
+    t_a, t_b = table.col(part_a)[a], table.col(part_b)[b]
+    k_a, k_b = table.col(part_a + "_kana")[a], table.col(part_b + "_kana")[b]
+    r_a, r_b = table.col(part_a + "_roma")[a], table.col(part_b + "_roma")[b]
     text_ok = _both(t_a, t_b) & (cjk[t_a] == cjk[t_b])
     exact = (_eq(t_a, t_b) & text_ok) | _eq(k_a, k_b) | _eq(r_a, r_b)
     comparable = text_ok | _both(k_a, k_b) | _both(r_a, r_b)
     sim = np.where(text_ok, _sim(names, t_a, t_b), 0.0)
     sim = np.maximum(sim, _sim(names, k_a, k_b))
     sim = np.maximum(sim, _sim(names, r_a, r_b))
+    sim[exact] = 1.0
     tf = np.where(_eq(t_a, t_b) & text_ok, t_a, np.where(_eq(r_a, r_b), r_a, np.where(_eq(k_a, k_b), k_a, 0)))
     return exact, comparable, sim, tf.astype(np.int32)
-
-
-def _cross_exact(table: FeatureTable, a: np.ndarray, b: np.ndarray, x: str, y: str) -> np.ndarray:
-    out = np.zeros(len(a), dtype=bool)
-    for suffix in ("", "_kana", "_roma"):
-        out |= _eq(table.col(x + suffix)[a], table.col(y + suffix)[b])
-    return out
 
 
 def _bands(sim: np.ndarray, cuts: tuple[float, ...], base: int) -> np.ndarray:
@@ -170,7 +178,53 @@ def _bands(sim: np.ndarray, cuts: tuple[float, ...], base: int) -> np.ndarray:
     return level
 
 
-_SCRIPTS = _Scripts()
+def _initials(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """One side's given name is a single Latin letter that starts the other's."""
+    single = _flag(table, "name", "single", lambda x: len(x) == 1 and x.isascii())
+    first = _derived(table, "name", "first", lambda x: x[:1])
+    return _both(ca, cb) & (single[ca] | single[cb]) & (first[ca] == first[cb])
+
+
+def _day_month_swapped(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(ca), dtype=bool)
+    todo = _both(ca, cb) & (ca != cb)
+    if todo.any():
+        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        hit = np.fromiter(
+            (len(x) == 8 and x[:4] + x[6:] + x[4:6] == y for x, y in zip(left, right)), dtype=bool, count=len(left)
+        )
+        out[todo] = hit[inverse]
+    return out
+
+
+def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(family level, given level, family tf code, given tf code, given-conflict flag)."""
+    f_exact, f_cmp, f_sim, f_tf = _name_part(table, a, b, "family", "family")
+    g_exact, g_cmp, g_sim, g_tf = _name_part(table, a, b, "given", "given")
+    cf_exact, cf_cmp, cf_sim, _ = _name_part(table, a, b, "family", "given")
+    cg_exact, cg_cmp, cg_sim, _ = _name_part(table, a, b, "given", "family")
+    # a swap (typos and all) is taken when it explains the pair clearly better
+    swapped = (cf_cmp | cg_cmp) & ((cf_sim + cg_sim) >= (f_sim + g_sim) + 0.3)
+    f_exact = np.where(swapped, cf_exact, f_exact)
+    f_cmp = np.where(swapped, cf_cmp, f_cmp)
+    f_sim = np.where(swapped, cf_sim, f_sim)
+    g_exact = np.where(swapped, cg_exact, g_exact)
+    g_cmp = np.where(swapped, cg_cmp, g_cmp)
+    g_sim = np.where(swapped, cg_sim, g_sim)
+    # a name kept whole in one field (山田太郎) meets the same name split in two
+    whole = _eq(table.col("full")[a], table.col("full")[b])
+    fam = np.where(f_cmp, _bands(f_sim, (0.80, 0.90, 0.95), 1), 0).astype(np.int8)
+    fam[f_exact | whole] = 5
+    g_a = np.where(swapped, table.col("family")[a], table.col("given")[a])
+    initial = _initials(table, g_a, table.col("given")[b]) & g_cmp & ~g_exact
+    giv = np.where(g_cmp, _bands(g_sim, (0.80, 0.90, 0.95), 2), 0).astype(np.int8)
+    giv[g_cmp & (giv == 2)] = 1  # below 0.80 is "else": level 2 is reserved for an initial
+    giv[initial & (giv < 3)] = 2
+    giv[g_exact | whole] = 6
+    f_code = np.where(f_exact & ~whole & ~swapped, f_tf, 0).astype(np.int32)
+    g_code = np.where(g_exact & ~whole & ~swapped, g_tf, 0).astype(np.int32)
+    conflict = g_cmp & ((giv == 1) | (giv == 3))
+    return fam, giv, f_code, g_code, conflict
 
 
 def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
@@ -178,47 +232,31 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     a = np.asarray(a, dtype=np.int64)
     b = np.asarray(b, dtype=np.int64)
     n = len(a)
+    idx = {c: i for i, c in enumerate(COMPARISONS)}
     levels = np.zeros((len(COMPARISONS), n), dtype=np.int8)
     tf: dict[str, np.ndarray] = {}
-    idx = {c: i for i, c in enumerate(COMPARISONS)}
-    names = table.strings("name")
-    cjk = _SCRIPTS.get(table)
 
-    # -- names: direct, swapped (given in the family field and back), or joined ------------
-    f_exact, f_cmp, f_sim, f_tf = _name_part(table, cjk, names, a, b, "family")
-    g_exact, g_cmp, g_sim, g_tf = _name_part(table, cjk, names, a, b, "given")
-    swapped = _cross_exact(table, a, b, "family", "given") & _cross_exact(table, a, b, "given", "family")
-    swapped &= ~(f_exact & g_exact)
-    joined = _eq(table.col("full")[a], table.col("full")[b])
-    whole = swapped | joined
-    fam = np.where(f_cmp, _bands(f_sim, (0.80, 0.90, 0.95), 1), 0).astype(np.int8)
-    fam[f_exact | whole] = 5
-    g_a, g_b = table.col("given")[a], table.col("given")[b]
-    initial = _initials(names, g_a, g_b) & g_cmp & ~g_exact
-    giv = np.where(g_cmp, _bands(g_sim, (0.80, 0.90, 0.95), 2), 0).astype(np.int8)
-    giv[g_cmp & (giv == 2)] = 1  # below 0.80: "else"; level 2 is reserved for an initial
-    giv[initial & (giv < 3)] = 2
-    giv[g_exact | whole] = 6
+    fam, giv, tf["family"], tf["given"], conflict = _names(table, a, b)
     levels[idx["family"]] = fam
     levels[idx["given"]] = giv
-    tf["family"] = np.where(f_exact & ~whole, f_tf, 0).astype(np.int32)
-    tf["given"] = np.where(g_exact & ~whole, g_tf, 0).astype(np.int32)
-    conflict = g_cmp & (giv <= 3) & (giv != 2) & ~whole
 
-    # -- birth date and national id ---------------------------------------------------------
     for comp in ("birth", "natid"):
         ca, cb = table.col(comp)[a], table.col(comp)[b]
         strings = table.strings(comp)
         dist = _dist(strings, ca, cb)
-        lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
         close = dist == 1
         if comp == "birth":
-            close |= _day_month_swapped(strings, ca, cb)
-        lvl[_both(ca, cb) & close] = 2
-        lvl[_eq(ca, cb)] = 3
+            two = dist == 2  # a day/month swap is two substitutions
+            close[two] = _day_month_swapped(strings, ca[two], cb[two])
+        lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
+        if comp == "natid":
+            # two random ids of seven or more digits are rarely within two edits
+            lvl[_both(ca, cb) & (dist == 2)] = 2
+        lvl[_both(ca, cb) & close] = len(LEVELS[comp]) - 2
+        lvl[_eq(ca, cb)] = len(LEVELS[comp]) - 1
         levels[idx[comp]] = lvl
 
-    # -- e-mail and phone (sets: any shared value agrees) -----------------------------------
+    # sets: any shared value agrees
     ea, eb = table.col("emails")[a], table.col("emails")[b]
     lvl = np.where(_has(ea) & _has(eb), 1, 0).astype(np.int8)
     lvl[(lvl > 0) & _any_eq(table.col("email_locals")[a], table.col("email_locals")[b])] = 2
@@ -232,10 +270,10 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     lvl[mobile] = 3
     levels[idx["phone"]] = lvl
 
-    # -- address ----------------------------------------------------------------------------
     ca, cb = table.col("postal")[a], table.col("postal")[b]
+    prefix = _derived(table, "postal", "prefix3", lambda x: x[:3])
     lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
-    lvl[_both(ca, cb) & _prefix_equal(table.strings("postal"), ca, cb, 3)] = 2
+    lvl[_both(ca, cb) & (prefix[ca] == prefix[cb])] = 2
     lvl[_eq(ca, cb)] = 3
     levels[idx["postal"]] = lvl
     tf["postal"] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
@@ -248,7 +286,7 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
         if comp in TF_COMPARISONS:
             tf[comp] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
 
-    # -- organisation: the name without its legal form, or a shared corporate domain ---------
+    # organisation: the name without its legal form, or a shared corporate domain
     oa, ob = table.col("org")[a], table.col("org")[b]
     da, db = table.col("org_domains")[a], table.col("org_domains")[b]
     lvl = np.where(_both(oa, ob) | (_has(da) & _has(db)), 1, 0).astype(np.int8)
@@ -257,52 +295,8 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     lvl[_eq(oa, ob)] = 3
     levels[idx["org"]] = lvl
 
-    personal = (levels[idx["email"]] == 3) | (levels[idx["birth"]] == 3) | (levels[idx["natid"]] == 3)
+    personal = (levels[idx["email"]] == 3) | (levels[idx["natid"]] >= 2) | (levels[idx["birth"]] == 3)
     flags = conflict.astype(np.uint8) * GIVEN_CONFLICT
     flags |= personal.astype(np.uint8) * PERSONAL
     flags |= mobile.astype(np.uint8) * MOBILE
     return PairLevels(levels=levels, tf_codes=tf, flags=flags)
-
-
-def _unique_pairs(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
-    lo = np.minimum(ca, cb).astype(np.int64)
-    hi = np.maximum(ca, cb).astype(np.int64)
-    uniq, inverse = np.unique(lo * len(strings) + hi, return_inverse=True)
-    return strings[uniq // len(strings)].tolist(), strings[uniq % len(strings)].tolist(), inverse
-
-
-def _initials(names: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """One side's given name is a single Latin letter that starts the other's."""
-    out = np.zeros(len(ca), dtype=bool)
-    todo = _both(ca, cb) & (ca != cb)
-    if todo.any():
-        left, right, inverse = _unique_pairs(names, ca[todo], cb[todo])
-        hit = np.fromiter(
-            ((len(x) == 1 or len(y) == 1) and x[:1] == y[:1] and x[:1].isascii() for x, y in zip(left, right)),
-            dtype=bool,
-            count=len(left),
-        )
-        out[todo] = hit[inverse]
-    return out
-
-
-def _prefix_equal(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, k: int) -> np.ndarray:
-    out = np.zeros(len(ca), dtype=bool)
-    todo = _both(ca, cb) & (ca != cb)
-    if todo.any():
-        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
-        hit = np.fromiter((x[:k] == y[:k] for x, y in zip(left, right)), dtype=bool, count=len(left))
-        out[todo] = hit[inverse]
-    return out
-
-
-def _day_month_swapped(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(ca), dtype=bool)
-    todo = _both(ca, cb) & (ca != cb)
-    if todo.any():
-        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
-        hit = np.fromiter(
-            (len(x) == 8 and x[:4] + x[6:] + x[4:6] == y for x, y in zip(left, right)), dtype=bool, count=len(left)
-        )
-        out[todo] = hit[inverse]
-    return out

@@ -49,7 +49,7 @@ class ResolverConfig:
     max_block: int = 60
     window: int = 4
     em_max_pairs: int = 400_000
-    u_sample_pairs: int = 1_000_000
+    u_sample_pairs: int = 500_000
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hub.identity.config import ResolverConfig
@@ -87,6 +88,8 @@ def record_id(record: Mapping[str, Any]) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return ""
+    if value.__class__ is str:
+        return value.strip()
     if isinstance(value, float) and value != value:  # NaN from pandas
         return ""
     return str(value).strip()
@@ -103,7 +106,12 @@ _DATE_DIGITS = re.compile(r"\d+")
 
 def birth_key(value: Any) -> str:
     """A birth date as ``YYYYMMDD`` (or the digits typed, when they do not form a date)."""
-    text = nfkc(_text(value))
+    return _birth_key(_text(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _birth_key(text: str) -> str:
+    text = nfkc(text)
     if not text:
         return ""
     parts = _DATE_DIGITS.findall(text)
@@ -129,6 +137,7 @@ def _names(record: Mapping[str, Any], config: ResolverConfig) -> tuple[str, str,
     return family, given, fk, gk
 
 
+@lru_cache(maxsize=1 << 18)
 def _name_part(text: str, kana_text: str) -> tuple[str, str, str]:
     key = name_key(text) if text else ""
     kana = kana_reading(kana_text) if kana_text else None
@@ -223,23 +232,25 @@ def _contact_points(record: Mapping[str, Any], feats: Features, config: Resolver
 
 def _address(addresses: list[Mapping[str, Any]], feats: Features) -> None:
     for addr in addresses:
-        street = _text(addr.get("street"))
-        parts = (street, _text(addr.get("postal_code")), _text(addr.get("locality")), _text(addr.get("region")))
-        if not any(parts):
+        parts = tuple(_text(addr.get(k)) for k in ("street", "postal_code", "locality", "region", "building", "country"))
+        if not any(parts[:4]):
             continue
-        country = _text(addr.get("country")).upper() or None
-        feats.postal = postal_code(parts[1], country) or "" if parts[1] else ""
-        region = parts[3]
-        locality = parts[2]
-        pref = detect_prefecture(region) if region else None
-        if not pref and locality:
-            pref = detect_prefecture(locality)
-            if pref and locality.startswith(pref):
-                locality = locality[len(pref) :]
-        feats.region = pref or (name_key(region) if region else "")
-        feats.locality = name_key(fold_street(locality)) if locality else ""
-        if street:
-            feats.street, feats.house = split_street(street)
-        building = _text(addr.get("building"))
-        feats.building = name_key(building) if building else ""
+        (feats.postal, feats.region, feats.locality, feats.street, feats.house, feats.building) = _address_parts(*parts)
         return
+
+
+@lru_cache(maxsize=1 << 18)
+def _address_parts(
+    street: str, postal: str, locality: str, region: str, building: str, country: str
+) -> tuple[str, str, str, str, str, str]:
+    """(postal, region, locality, street name, house number, building) matching keys."""
+    code = (postal_code(postal, country.upper() or None) or "") if postal else ""
+    pref = detect_prefecture(region) if region else None
+    if not pref and locality:
+        pref = detect_prefecture(locality)
+        if pref and locality.startswith(pref):
+            locality = locality[len(pref) :]
+    region_key = pref or (name_key(region) if region else "")
+    locality_key = name_key(fold_street(locality)) if locality else ""
+    name, number = split_street(street) if street else ("", "")
+    return code, region_key, locality_key, name, number, name_key(building) if building else ""

@@ -209,6 +209,9 @@ def _strip_diacritics(text: str) -> str:
 @lru_cache(maxsize=_CACHE)
 def strip_honorifics(text: str) -> str:
     """Drop honorifics and titles: 山田様, 田中さん, Mr. Smith, Dr Jones, Yamada-san."""
+    if text.isascii() and text.isalpha():
+        # the common case, a bare Latin name part: a title alone is all it could hold
+        return text if text.lower() not in LATIN_TITLES else ""
     text = _SPACES.sub(" ", nfkc(text))
     changed = True
     while changed and text:
@@ -404,13 +407,17 @@ def detect_prefecture(text: str) -> str | None:
     ``神奈川県横浜市…``; 京都 is 京都府 but 東京都 is never mistaken for it.
     """
     text = nfkc(text)
+    if not text:
+        return None
+    if not is_cjk(text[:1]):
+        head = _PREF_LATIN_SUFFIX.sub("", text.casefold().split(",")[0].strip())
+        return _PREF_LATIN.get(_pref_key(head)) if len(head) <= 20 else None
     for prefix, full in _PREF_KANJI:
         if text.startswith(prefix):
             rest = text[len(prefix) :]
             # 京都市 is in 京都府; but 京都 must not match the start of an unrelated word
             return full if prefix == full or not rest or rest[0] in "市府都県道 " or is_cjk(rest[:1]) else None
-    head = _PREF_LATIN_SUFFIX.sub("", text.casefold().split(",")[0].strip())
-    return _PREF_LATIN.get(_pref_key(head))
+    return None
 
 
 _KANJI_DIGITS = {"〇": 0, "零": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}

@@ -8,6 +8,7 @@ representation, which is why they score a pair identically.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable
 from typing import Any
 
@@ -115,10 +116,34 @@ class FeatureTable:
         self._strings.clear()
         return row
 
-    def extend(self, feats: Iterable[Features]) -> None:
-        """Append many records."""
+    def extend(self, feats: Iterable[Features]) -> list[int]:
+        """Append many records through plain buffers (the batch path); returns their rows."""
+        single = {c: array("i") for c in SINGLE}
+        multi = {c: array("i") for c in MULTI}
+        codes = {c: self.vocabs[v].code for c, v in SINGLE.items()}
+        mcodes = {c: (self.vocabs[v].code, w) for c, (v, w) in MULTI.items()}
+        start = self.n
         for f in feats:
-            self.append(f)
+            for col, code in codes.items():
+                single[col].append(code(getattr(f, col)))
+            for col, (code, width) in mcodes.items():
+                values = getattr(f, col)
+                buf = multi[col]
+                for i in range(width):
+                    buf.append(code(values[i]) if i < len(values) else 0)
+            self.record_ids.append(f.record_id)
+            self.identifiers.append(f.identifiers)
+        added = len(self.record_ids) - start
+        self._grow(start + added)
+        for col, buf in single.items():
+            self.cols[col][start : start + added] = np.frombuffer(buf, dtype=np.int32) if added else 0
+        for col, buf in multi.items():
+            if added:
+                self.cols[col][start : start + added] = np.frombuffer(buf, dtype=np.int32).reshape(added, -1)
+        self.alive[start : start + added] = True
+        self.n = start + added
+        self._strings.clear()
+        return list(range(start, start + added))
 
     def kill(self, row: int) -> None:
         """Mark a row deleted (its codes stay, so old explanations still read)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import deque
 import re
 import tempfile
 import threading
@@ -60,7 +61,8 @@ class FakeVendor:
         self.lock = threading.RLock()
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, int]] = []
-        self.bodies: list[tuple[str, str, Any]] = []
+        # the last request bodies, for tests; bounded so a long-running sandbox stays small
+        self.bodies: deque[tuple[str, str, Any]] = deque(maxlen=5000)
         self.dirty = False
         self._clock_offset = timedelta(0)
         self._last_now = datetime(2000, 1, 1, tzinfo=UTC)
@@ -150,6 +152,8 @@ class FakeVendor:
             if self.dirty:
                 self.save()
             self.requests.append((request.method, request.url.path, response.status_code))
+            if len(self.requests) > 200_000:
+                del self.requests[:100_000]
             return response
 
     def _handle(self, request: httpx.Request) -> httpx.Response:

@@ -18,18 +18,32 @@ Records are stored as HubSpot returns them::
 
 Property values are strings (HubSpot's wire format); a property without a value is absent from
 ``properties`` and reads back as ``null`` when asked for.
+
+It serves a million records: derived indexes, rebuilt on load and never saved, keep every request
+from scanning the portal -- live and archived ids in order (a list page bisects to ``after``),
+live records by (modification time, id) (the incremental-read searches bisect to their range and
+count ``total`` from positions; other searches still scan), and property value -> ids (upsert by
+``idProperty``, unique checks, :meth:`FakeHubSpot.find`). Data-API writes in a burst are saved
+at most once a second (see :meth:`FakeHubSpot._commit`); HTTP writes are saved before answering.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
+import os
 import re
 import sys
+import tempfile
 import time
 import uuid
+import weakref
+from bisect import bisect_left, insort
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,6 +61,12 @@ MAX_BATCH_INPUTS = 100
 MAX_LIST_LIMIT = 100
 MAX_SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
+# Data-API changes in a burst (seeding) are saved at most this often, and never more often than
+# SAVE_BACKOFF times the last save's duration (a million-record file takes seconds to write).
+SAVE_EVERY_SECONDS = 1.0
+SAVE_BACKOFF = 5.0
+# Search index keys pack (modification epoch ms, id) into one int: ms * _ID_SPAN + id.
+_ID_SPAN = 1 << 40
 
 # The property HubSpot bumps on every change, per object (contacts kept the pre-"hs_" name).
 MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
@@ -279,8 +299,13 @@ class FakeHubSpot(FakeVendor):
         self.rate_limit = rate_limit
         self.search_cap = search_cap
         self._hits: deque[float] = deque()
+        self._last_save = -float("inf")
+        self._save_seconds = 0.0
+        self._stamp_memo: tuple[datetime | None, str, int | None] = (None, "", None)
+        self._ms_memo: tuple[Any, int | None] = (None, None)
         # A state file written before property definitions were stored still loads.
         self.state.setdefault("properties", default_properties())
+        self._rebuild_indexes()
 
     # -- FakeVendor hooks ----------------------------------------------------------------
     @override
@@ -369,7 +394,7 @@ class FakeHubSpot(FakeVendor):
             values = self._normalise(stream, fields, user=True)
             record = self._create(stream, values, self._stamp(at))
             self._commit()
-            return record["id"]
+            return str(record["id"])
 
     @override
     def update(self, stream: str, record_id: str, fields: dict[str, Any], *, at: datetime | None = None) -> None:
@@ -384,7 +409,7 @@ class FakeHubSpot(FakeVendor):
         """Archive (soft-delete) a record as if a user had deleted it."""
         with self.lock:
             record = self._live(stream, record_id)
-            self._archive(record, self._stamp(at))
+            self._archive(stream, record, self._stamp(at))
             self._commit()
 
     def record(self, stream: str, record_id: str) -> dict[str, Any] | None:
@@ -431,15 +456,14 @@ class FakeHubSpot(FakeVendor):
                 return self.error(400, f"Invalid paging cursor: {after!r}")
             start = int(after)
         wanted = self._requested(obj, _list_param(params, "properties"))
-        # List pages walk ids in order, so records changing mid-scan never shift the pages.
-        rows = sorted(
-            (r for r in self.table(obj).values() if r["archived"] == archived and int(r["id"]) >= start),
-            key=lambda r: int(r["id"]),
-        )
-        page = rows[:limit]
-        out: dict[str, Any] = {"results": [self._public(obj, r, wanted) for r in page]}
+        # List pages walk ids in order, so records changing mid-scan never shift the pages. The
+        # ordered id index finds `after` by bisection: a page costs O(log n + limit), not O(n).
+        ids = (self._archived_ids if archived else self._live_ids)[obj]
+        rows = list(islice(ids.iter_from(start), limit + 1))
+        table = self.table(obj)
+        out: dict[str, Any] = {"results": self._public_many(obj, [table[str(i)] for i in rows[:limit]], wanted)}
         if len(rows) > limit:
-            nxt = str(int(rows[limit]["id"]))
+            nxt = str(rows[limit])
             out["paging"] = {"next": {"after": nxt, "link": f"{self.base_url}{request.url.path}?after={nxt}"}}
         return self.json(out)
 
@@ -487,7 +511,7 @@ class FakeHubSpot(FakeVendor):
     def delete_record(self, request: httpx.Request, body: Any, obj: str, record_id: str) -> httpx.Response:
         record = self.table(obj).get(record_id)
         if record is not None and not record["archived"]:
-            self._archive(record, self.now())
+            self._archive(obj, record, self.now())
             self.mutated()
         return httpx.Response(204)
 
@@ -510,19 +534,22 @@ class FakeHubSpot(FakeVendor):
                 f"Search results are limited to {self.search_cap} results for any given query; "
                 f"cannot page to after={after}. Narrow the query.",
             )
-        try:
-            matches = [r for r in self.table(obj).values() if not r["archived"] and self._matches(obj, r, body)]
-            matches.sort(key=self._sort_key(obj, body.get("sorts") or []))
-        except Rejected as exc:
-            return exc.response
-        wanted = self._requested(obj, body.get("properties"), search=True)
         end = min(after + limit, self.search_cap)
-        out: dict[str, Any] = {
-            "total": len(matches),
-            "results": [self._public(obj, r, wanted) for r in matches[after:end]],
-        }
+        indexed = self._indexed_search(obj, body, after, end)
+        if indexed is not None:
+            total, page = indexed
+        else:
+            # Anything the modification index cannot answer: scan and sort (O(n log n)).
+            try:
+                matches = [r for r in self.table(obj).values() if not r["archived"] and self._matches(obj, r, body)]
+                matches.sort(key=self._sort_key(obj, body.get("sorts") or []))
+            except Rejected as exc:
+                return exc.response
+            total, page = len(matches), matches[after:end]
+        wanted = self._requested(obj, body.get("properties"), search=True)
+        out: dict[str, Any] = {"total": total, "results": self._public_many(obj, page, wanted)}
         # Like HubSpot, the cursor is offered even when following it would hit the cap.
-        if after + limit < len(matches):
+        if after + limit < total:
             out["paging"] = {"next": {"after": str(after + limit)}}
         return self.json(out)
 
@@ -606,6 +633,88 @@ class FakeHubSpot(FakeVendor):
             return (0, sign * value, int(record["id"]))
 
         return key
+
+    def _indexed_search(
+        self, obj: str, body: dict[str, Any], after: int, end: int
+    ) -> tuple[int, list[dict[str, Any]]] | None:
+        """Answer a search from the modification index, or None when it cannot.
+
+        The index answers the searches incremental reads make: no free-text query, at most one
+        filter group whose filters all bound the modification property (``GT``, ``GTE``,
+        ``EQ``, ``LT``, ``LTE``, ``BETWEEN``), sorted by that property or by id. It bisects to
+        the range, counts ``total`` from positions and walks only ``after + limit`` entries --
+        the same answer as the scan, without touching every record.
+        """
+        mod = MODIFIED_PROPERTY[obj]
+        definition = self._definition(obj, mod)
+        if (after < 0 or body.get("query") or self._unindexed[obj] or definition is None
+                or definition["type"] not in ("datetime", "date")):
+            return None
+        groups = body.get("filterGroups") or []
+        low = high = None
+        if groups:
+            if not isinstance(groups, list) or len(groups) != 1 or not isinstance(groups[0], dict):
+                return None
+            filters = groups[0].get("filters") or []
+            if not isinstance(filters, list):
+                return None
+            for flt in filters:
+                if not isinstance(flt, dict) or flt.get("propertyName") != mod or flt.get("value") is None:
+                    return None
+                op = flt.get("operator")
+                bound = epoch_ms(str(flt["value"]))
+                if bound is None or op not in ("GT", "GTE", "EQ", "BETWEEN", "LT", "LTE"):
+                    return None
+                if op in ("GT", "GTE", "EQ", "BETWEEN"):
+                    floor = bound + 1 if op == "GT" else bound
+                    low = floor if low is None else max(low, floor)
+                if op in ("LT", "LTE", "EQ", "BETWEEN"):
+                    if op == "BETWEEN":
+                        ceiling = epoch_ms(str(flt.get("highValue", "")))
+                        if ceiling is None:
+                            return None
+                    else:
+                        ceiling = bound - 1 if op == "LT" else bound
+                    high = ceiling if high is None else min(high, ceiling)
+        sorts = body.get("sorts") or []
+        if not sorts:
+            order = "id"
+        else:
+            if not isinstance(sorts, list):
+                return None
+            first = sorts[0]
+            if isinstance(first, str):
+                name, descending = first.lstrip("-"), first.startswith("-")
+            elif isinstance(first, dict):
+                name, descending = first.get("propertyName"), first.get("direction") == "DESCENDING"
+            else:
+                return None
+            if name != mod:
+                return None
+            order = "desc" if descending else "asc"
+
+        index = self._by_modified[obj]
+        first_key = None if low is None else low * _ID_SPAN
+        stop_key = None if high is None else (high + 1) * _ID_SPAN  # exclusive
+        if low is not None and high is not None and low > high:
+            total = 0
+        else:
+            total = (len(index) if stop_key is None else index.rank(stop_key)) - (
+                0 if first_key is None else index.rank(first_key)
+            )
+        count = min(end, total) - after
+        if count <= 0:
+            return total, []
+        if order == "asc":
+            ids = [key % _ID_SPAN for key in islice(index.iter_from(first_key, skip=after), count)]
+        elif order == "desc":
+            ids = list(islice(_newest_first(islice(index.iter_below(stop_key), total)), after, after + count))
+        elif low is None and high is None:
+            ids = list(islice(self._live_ids[obj].iter_from(None, skip=after), count))
+        else:
+            ids = sorted(key % _ID_SPAN for key in islice(index.iter_from(first_key), total))[after:after + count]
+        table = self.table(obj)
+        return total, [table[str(i)] for i in ids]
 
     # -- routes: batch ---------------------------------------------------------------------
     @route("POST", r"/crm/v3/objects/" + OBJECTS + r"/batch/read")
@@ -722,7 +831,7 @@ class FakeHubSpot(FakeVendor):
             record = self.table(obj).get(str(item.get("id", "")))
             # Archiving an unknown or already archived id is not an error in HubSpot.
             if record is not None and not record["archived"]:
-                self._archive(record, now)
+                self._archive(obj, record, now)
                 changed = True
         if changed:
             self.mutated()
@@ -742,8 +851,48 @@ class FakeHubSpot(FakeVendor):
 
     # -- internals ---------------------------------------------------------------------------
     def _commit(self) -> None:
+        """Persist a data-API change: at once, except in a burst (seeding a million records
+        must not rewrite the whole file a million times). A deferred save happens on the next
+        change after the back-off, on the next HTTP request (the base class saves before
+        answering), on :meth:`save`, or at exit."""
         self.mutated()
-        self.save()
+        if not self.state_path:
+            self.dirty = False
+            return
+        wait = max(SAVE_EVERY_SECONDS, SAVE_BACKOFF * self._save_seconds)
+        if time.monotonic() - self._last_save >= wait:
+            self.save()
+        else:
+            _UNSAVED.add(self)
+
+    @override
+    def save(self) -> None:
+        """Persist the state atomically, like the base class, in the same JSON shape.
+
+        ``json.dump`` to a file runs the pure-Python encoder (40 s for a million records); the
+        records are encoded here in chunks by the C encoder instead (a few seconds), without
+        building the whole document as one string.
+        """
+        with self.lock:
+            if not self.state_path:
+                self.dirty = False
+                return
+            started = time.monotonic()
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    _dump_state(self.state, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.state_path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self.dirty = False
+            self._last_save = time.monotonic()
+            self._save_seconds = self._last_save - started
 
     def _stamp(self, at: datetime | None) -> datetime:
         if at is None:
@@ -752,11 +901,50 @@ class FakeHubSpot(FakeVendor):
             raise ValueError("pass an aware datetime")
         return at.astimezone(UTC).replace(microsecond=at.microsecond // 1000 * 1000)
 
+    def _stamps(self, moment: datetime) -> tuple[str, int | None]:
+        """``moment`` as a stored stamp (:func:`iso`) and as search compares it (:func:`epoch_ms`
+        of that stamp); the last answer is remembered, as records written in a burst share it."""
+        last, text, ms = self._stamp_memo
+        if last is None or last != moment:
+            text = iso(moment)
+            ms = epoch_ms(text)
+            self._stamp_memo = (moment, text, ms)
+        return text, ms
+
+    def _epoch(self, stamp: Any) -> int | None:
+        """:func:`epoch_ms` of a stored modification stamp (exactly what search compares)."""
+        last, ms = self._ms_memo
+        if stamp != last or last is None:
+            ms = epoch_ms(stamp) if isinstance(stamp, str) else None
+            self._ms_memo = (stamp, ms)
+        return ms
+
+    def _definitions(self, obj: str) -> dict[str, dict[str, Any]]:
+        """Property definitions by name, rebuilt when the definition list changes."""
+        defs = self.state["properties"][obj]
+        cached = self._defs.get(obj)
+        if cached is None or cached[0] is not defs or cached[1] != len(defs):
+            by_name: dict[str, dict[str, Any]] = {}
+            for definition in defs:
+                by_name.setdefault(definition["name"], definition)  # the first one wins
+            cached = (defs, len(defs), by_name, {})
+            self._defs[obj] = cached
+        return cached[2]
+
     def _definition(self, obj: str, name: str) -> dict[str, Any] | None:
-        for definition in self.state["properties"][obj]:
-            if definition["name"] == name:
-                return definition
-        return None
+        return self._definitions(obj).get(name)
+
+    def _options(self, obj: str, definition: dict[str, Any]) -> tuple[list[str], frozenset[str]]:
+        """A definition's option values, as a list (for messages) and a set (for checks)."""
+        self._definitions(obj)
+        memo = self._defs[obj][3]
+        key = id(definition)
+        found = memo.get(key)
+        if found is None or found[0] is not definition:
+            values = [o["value"] for o in definition["options"]]
+            found = (definition, values, frozenset(values))
+            memo[key] = found
+        return found[1], found[2]
 
     def _live(self, stream: str, record_id: str) -> dict[str, Any]:
         record = self.table(stream).get(str(record_id))
@@ -765,11 +953,85 @@ class FakeHubSpot(FakeVendor):
         return record
 
     def _by_value(self, obj: str, name: str, value: str, *, archived: bool = False) -> dict[str, Any] | None:
+        """The lowest-id record whose property ``name`` is ``value`` (a dict lookup)."""
         wanted = value.strip().lower() if name == "email" else value
-        for record in self.table(obj).values():
-            if record["archived"] == archived and record["properties"].get(name) == wanted:
+        try:
+            entry = self._value_index(obj, name).get(wanted)
+        except TypeError:  # an unhashable value matches no stored string
+            return None
+        if entry is None:
+            return None
+        table = self.table(obj)
+        for record_id in (entry,) if isinstance(entry, str) else entry:
+            record = table[record_id]
+            if record["archived"] == archived:
                 return record
         return None
+
+    # -- indexes (derived from the state, rebuilt on load, never saved) ---------------------
+    def _rebuild_indexes(self) -> None:
+        self._defs: dict[str, tuple[Any, int, dict[str, dict[str, Any]], dict[int, Any]]] = {}
+        # Live and archived ids in id order: list pages bisect them.
+        self._live_ids: dict[str, _SortedInts] = {}
+        self._archived_ids: dict[str, _SortedInts] = {}
+        # Live records by (modification epoch ms, id), packed in one int: search bisects it.
+        self._by_modified: dict[str, _SortedInts] = {}
+        # Live ids whose modification stamp does not parse (only a hand-edited state has any):
+        # while there are some, search falls back to scanning.
+        self._unindexed: dict[str, set[int]] = {}
+        # property -> value -> id, or ids in id order when several records share the value.
+        self._values: dict[str, dict[str, dict[str, str | list[str]]]] = {}
+        for obj in self.streams:
+            table = self.state["records"].setdefault(obj, {})
+            ids = [int(k) for k in table]
+            if any(a >= b for a, b in zip(ids, islice(ids, 1, None))):
+                # Records are kept in id order (the order records() promises).
+                ids.sort()
+                table = self.state["records"][obj] = {str(i): table[str(i)] for i in ids}
+            live, archived, keys, unindexed = [], [], [], set()
+            mod = MODIFIED_PROPERTY[obj]
+            for record_id, record in zip(ids, table.values()):
+                if record.get("archived"):
+                    archived.append(record_id)
+                    continue
+                live.append(record_id)
+                ms = self._epoch(record["properties"].get(mod))
+                if ms is None:
+                    unindexed.add(record_id)
+                else:
+                    keys.append(ms * _ID_SPAN + record_id)
+            self._live_ids[obj] = _SortedInts(live)
+            self._archived_ids[obj] = _SortedInts(archived)
+            self._by_modified[obj] = _SortedInts(keys)
+            self._unindexed[obj] = unindexed
+            self._values[obj] = {}
+            unique = [d["name"] for d in self.state["properties"][obj] if d.get("hasUniqueValue")]
+            for name in ["email", *unique] if obj == "contacts" else unique:
+                self._value_index(obj, name)
+
+    def _value_index(self, obj: str, name: str) -> dict[str, str | list[str]]:
+        """The value index of one property, built on first use and kept in sync by writes."""
+        index = self._values[obj].get(name)
+        if index is None:
+            index = {}
+            for record_id, record in self.table(obj).items():
+                value = record["properties"].get(name)
+                if value is not None:
+                    try:
+                        found = index.setdefault(value, record_id)
+                    except TypeError:  # not a string: no lookup can match it
+                        continue
+                    if found is not record_id:
+                        _index_put(index, value, record_id)
+            self._values[obj][name] = index
+        return index
+
+    def _unindex_modified(self, obj: str, record_id: int, stamp: Any) -> None:
+        ms = self._epoch(stamp)
+        if ms is None:
+            self._unindexed[obj].discard(record_id)
+        else:
+            self._by_modified[obj].discard(ms * _ID_SPAN + record_id)
 
     def _requested(self, obj: str, names: Any, *, search: bool = False) -> list[str]:
         if isinstance(names, str):
@@ -777,19 +1039,28 @@ class FakeHubSpot(FakeVendor):
         if not names:
             names = SEARCH_DEFAULT_PROPERTIES[obj] if search else DEFAULT_PROPERTIES[obj]
         # Unknown names are ignored, as HubSpot documents.
-        return [n for n in dict.fromkeys([*names, *ALWAYS_RETURNED[obj]]) if self._definition(obj, n)]
+        known = self._definitions(obj)
+        return [n for n in dict.fromkeys([*names, *ALWAYS_RETURNED[obj]]) if known.get(n)]
 
     def _public(self, obj: str, record: dict[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
-        names = dict.fromkeys([*wanted, *ALWAYS_RETURNED[obj]])
-        out: dict[str, Any] = {
-            "id": record["id"],
-            "properties": {n: record["properties"].get(n) for n in names},
-            "createdAt": record["createdAt"],
-            "updatedAt": record["updatedAt"],
-            "archived": record["archived"],
-        }
-        if record["archived"]:
-            out["archivedAt"] = record["archivedAt"]
+        return self._public_many(obj, [record], wanted)[0]
+
+    def _public_many(self, obj: str, records: list[dict[str, Any]], wanted: Iterable[str]) -> list[dict[str, Any]]:
+        """Records as HubSpot answers them, with the properties ``wanted`` (plus the ones it
+        always returns); the names are worked out once per page, not per record."""
+        names = tuple(dict.fromkeys([*wanted, *ALWAYS_RETURNED[obj]]))
+        out = []
+        for record in records:
+            public: dict[str, Any] = {
+                "id": record["id"],
+                "properties": dict(zip(names, map(record["properties"].get, names))),
+                "createdAt": record["createdAt"],
+                "updatedAt": record["updatedAt"],
+                "archived": record["archived"],
+            }
+            if record["archived"]:
+                public["archivedAt"] = record["archivedAt"]
+            out.append(public)
         return out
 
     def _inputs(self, body: Any) -> list[dict[str, Any]]:
@@ -838,8 +1109,18 @@ class FakeHubSpot(FakeVendor):
         """
         problems = []
         out: dict[str, str] = {}
+        known = self._definitions(obj)
+        if user and known.keys() >= fields.keys():
+            # Seeding stores what it is given (see below): only the names need checking.
+            out = dict(fields)
+            for name, raw in out.items():
+                if type(raw) is not str:
+                    out[name] = _wire(raw)
+            if "email" in out:
+                out["email"] = out["email"].strip().lower()
+            return out
         for name, raw in fields.items():
-            definition = self._definition(obj, name)
+            definition = known.get(name)
             if definition is None:
                 problems.append(_problem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist'))
                 continue
@@ -859,8 +1140,8 @@ class FakeHubSpot(FakeVendor):
             if value and name == "email" and not EMAIL_RE.match(value):
                 problems.append(_problem(name, "INVALID_EMAIL", f"Email address {value} is invalid"))
                 continue
-            options = [o["value"] for o in definition["options"]]
-            if value and options and not definition["externalOptions"] and value not in options:
+            options, allowed = self._options(obj, definition) if definition["options"] else ([], frozenset())
+            if value and options and not definition["externalOptions"] and value not in allowed:
                 problems.append(
                     _problem(name, "INVALID_OPTION", f"{value} was not one of the allowed options: {options}")
                 )
@@ -913,35 +1194,75 @@ class FakeHubSpot(FakeVendor):
                     )
 
     def _create(self, obj: str, values: dict[str, str], now: datetime) -> dict[str, Any]:
+        # The hot path of seeding: builds what _apply would, and indexes the record once.
         record_id = self.new_id()
-        stamp = iso(now)
+        stamp, ms = self._stamps(now)
+        props: dict[str, str] = {"createdate": stamp, **values}
+        if "" in props.values():
+            props = {"createdate": stamp}
+            for name, value in values.items():
+                if value == "":
+                    props.pop(name, None)  # an empty string clears a HubSpot property
+                else:
+                    props[name] = value
+        props[MODIFIED_PROPERTY[obj]] = stamp
+        props["hs_object_id"] = record_id
         record: dict[str, Any] = {
             "id": record_id,
-            "properties": {"createdate": stamp},
-            "createdAt": stamp,
+            "properties": props,
+            "createdAt": values.get("createdate") or stamp,
             "updatedAt": stamp,
             "archived": False,
             "archivedAt": None,
         }
-        self.table(obj)[record_id] = record
-        self._apply(obj, record, values, now)
-        record["properties"]["hs_object_id"] = record_id
-        if values.get("createdate"):
-            record["createdAt"] = values["createdate"]
+        self.state["records"][obj][record_id] = record
+        number = int(record_id)
+        self._live_ids[obj].add(number)
+        if ms is None:
+            self._unindexed[obj].add(number)
+        else:
+            self._by_modified[obj].add(ms * _ID_SPAN + number)
+        for name, index in self._values[obj].items():
+            value = props.get(name)
+            if value is not None and index.setdefault(value, record_id) is not record_id:
+                _index_put(index, value, record_id)
         return record
 
     def _apply(self, obj: str, record: dict[str, Any], values: dict[str, str], now: datetime) -> None:
         props = record["properties"]
+        mod = MODIFIED_PROPERTY[obj]
+        indexes = self._values[obj]
+        number = int(record["id"])
+        live = not record["archived"]
+        if live:
+            self._unindex_modified(obj, number, props.get(mod))
+        before = {name: props.get(name) for name in indexes}
         for name, value in values.items():
             if value == "":
                 props.pop(name, None)  # an empty string clears a HubSpot property
             else:
                 props[name] = value
-        stamp = iso(now)
-        props[MODIFIED_PROPERTY[obj]] = stamp
+        stamp, ms = self._stamps(now)
+        props[mod] = stamp
         record["updatedAt"] = stamp
+        if live:
+            if ms is None:
+                self._unindexed[obj].add(number)
+            else:
+                self._by_modified[obj].add(ms * _ID_SPAN + number)
+        for name, old in before.items():
+            value = props.get(name)
+            if value != old:
+                if old is not None:
+                    _index_drop(indexes[name], old, record["id"])
+                if value is not None:
+                    _index_put(indexes[name], value, record["id"])
 
-    def _archive(self, record: dict[str, Any], now: datetime) -> None:
+    def _archive(self, obj: str, record: dict[str, Any], now: datetime) -> None:
+        number = int(record["id"])
+        self._live_ids[obj].discard(number)
+        self._archived_ids[obj].add(number)
+        self._unindex_modified(obj, number, record["properties"].get(MODIFIED_PROPERTY[obj]))
         record["archived"] = True
         record["archivedAt"] = iso(now)
         record["updatedAt"] = iso(now)
@@ -976,6 +1297,216 @@ class FakeHubSpot(FakeVendor):
             }
         ]
         return self.json(body, 207)
+
+
+class _SortedInts:
+    """A sorted list of ints kept in buckets (the idea of ``sortedcontainers.SortedList``).
+
+    Finding a position bisects the bucket maxima, then one bucket: O(log n). Adding or removing
+    a value moves the items of one bucket (at most ``2 * LOAD``), never the whole list, so an
+    index of a million records stays cheap to change. Appending past the end (new ids, new
+    timestamps) is the common case and costs O(1).
+    """
+
+    LOAD = 1000
+    __slots__ = ("_len", "_lists", "_maxes")
+
+    def __init__(self, values: Iterable[int] = ()) -> None:
+        ordered = sorted(values)
+        load = self.LOAD
+        self._lists = [ordered[i:i + load] for i in range(0, len(ordered), load)]
+        self._maxes = [bucket[-1] for bucket in self._lists]
+        self._len = len(ordered)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[int]:
+        return self.iter_from(None)
+
+    def __contains__(self, value: int) -> bool:
+        i = bisect_left(self._maxes, value)
+        if i == len(self._maxes):
+            return False
+        bucket = self._lists[i]
+        return bucket[bisect_left(bucket, value)] == value
+
+    def add(self, value: int) -> None:
+        lists, maxes = self._lists, self._maxes
+        if not maxes:
+            lists.append([value])
+            maxes.append(value)
+            i = 0
+        elif value >= maxes[-1]:
+            i = len(maxes) - 1
+            lists[i].append(value)
+            maxes[i] = value
+        else:
+            i = bisect_left(maxes, value)
+            insort(lists[i], value)
+        self._len += 1
+        bucket = lists[i]
+        if len(bucket) > 2 * self.LOAD:
+            half = bucket[self.LOAD:]
+            del bucket[self.LOAD:]
+            maxes[i] = bucket[-1]
+            lists.insert(i + 1, half)
+            maxes.insert(i + 1, half[-1])
+
+    def discard(self, value: int) -> bool:
+        lists, maxes = self._lists, self._maxes
+        i = bisect_left(maxes, value)
+        if i == len(maxes):
+            return False
+        bucket = lists[i]
+        j = bisect_left(bucket, value)
+        if bucket[j] != value:
+            return False
+        del bucket[j]
+        self._len -= 1
+        if not bucket:
+            del lists[i]
+            del maxes[i]
+        else:
+            maxes[i] = bucket[-1]
+            if len(bucket) < self.LOAD // 4 and len(lists) > 1:
+                # Merge a shrunken bucket into a neighbour, so buckets stay few.
+                k = i - 1 if i > 0 else i
+                lists[k:k + 2] = [lists[k] + lists[k + 1]]
+                maxes[k:k + 2] = [lists[k][-1]]
+                merged = lists[k]
+                if len(merged) > 2 * self.LOAD:
+                    half = merged[self.LOAD:]
+                    del merged[self.LOAD:]
+                    maxes[k] = merged[-1]
+                    lists.insert(k + 1, half)
+                    maxes.insert(k + 1, half[-1])
+        return True
+
+    def rank(self, value: int) -> int:
+        """How many values are smaller than ``value``."""
+        i = bisect_left(self._maxes, value)
+        if i == len(self._maxes):
+            return self._len
+        return sum(map(len, self._lists[:i])) + bisect_left(self._lists[i], value)
+
+    def iter_from(self, value: int | None, *, skip: int = 0) -> Iterator[int]:
+        """The values ``>= value`` (all when None) in ascending order, the first ``skip`` left
+        out (whole buckets are skipped by their length)."""
+        lists = self._lists
+        if value is None:
+            i = j = 0
+        else:
+            i = bisect_left(self._maxes, value)
+            if i == len(lists):
+                return
+            j = bisect_left(lists[i], value)
+        while skip and i < len(lists):
+            room = len(lists[i]) - j
+            if skip < room:
+                j += skip
+                break
+            skip -= room
+            i, j = i + 1, 0
+        for k in range(i, len(lists)):
+            yield from islice(lists[k], j if k == i else 0, None)
+
+    def iter_below(self, value: int | None) -> Iterator[int]:
+        """The values ``< value`` (all when None) in descending order."""
+        lists = self._lists
+        if not lists:
+            return
+        i = len(lists) if value is None else bisect_left(self._maxes, value)
+        if i == len(lists):
+            i -= 1
+            j = len(lists[i])
+        else:
+            j = bisect_left(lists[i], value)
+        for k in range(i, -1, -1):
+            bucket = lists[k]
+            end = j if k == i else len(bucket)
+            yield from islice(reversed(bucket), len(bucket) - end, None)
+
+
+def _newest_first(keys: Iterable[int]) -> Iterator[int]:
+    """Ids from modification keys given newest first, ties in ascending id order (the order of
+    a DESCENDING sort, whose ties go by id)."""
+    run: list[int] = []
+    run_ms = None
+    for key in keys:
+        ms, record_id = divmod(key, _ID_SPAN)
+        if ms != run_ms:
+            yield from reversed(run)
+            run, run_ms = [], ms
+        run.append(record_id)
+    yield from reversed(run)
+
+
+def _index_put(index: dict[Any, str | list[str]], value: Any, record_id: str) -> None:
+    """Note that record ``record_id`` has ``value`` (ids sharing a value stay in id order)."""
+    try:
+        entry = index.get(value)
+    except TypeError:  # not a string: no lookup can match it
+        return
+    if entry is None:
+        index[value] = record_id
+    elif isinstance(entry, str):
+        if entry != record_id:
+            index[value] = [entry, record_id] if int(entry) < int(record_id) else [record_id, entry]
+    elif record_id not in entry:
+        insort(entry, record_id, key=int)
+
+
+def _index_drop(index: dict[Any, str | list[str]], value: Any, record_id: str) -> None:
+    try:
+        entry = index.get(value)
+    except TypeError:
+        return
+    if entry is None:
+        return
+    if isinstance(entry, str):
+        if entry == record_id:
+            del index[value]
+    elif record_id in entry:
+        entry.remove(record_id)
+        if len(entry) == 1:
+            index[value] = entry[0]
+
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one-shot: the C encoder
+_DUMP_CHUNK = 5_000
+
+
+def _dump_state(state: dict[str, Any], fh: Any) -> None:
+    """Write ``state`` as JSON (what ``json.dump`` writes), the record tables in chunks."""
+    fh.write("{")
+    for i, (key, value) in enumerate(state.items()):
+        fh.write(("" if i == 0 else ", ") + _ENCODE(key) + ": ")
+        if key != "records" or not isinstance(value, dict):
+            fh.write(_ENCODE(value))
+            continue
+        fh.write("{")
+        for j, (stream, table) in enumerate(value.items()):
+            fh.write(("" if j == 0 else ", ") + _ENCODE(stream) + ": {")
+            items = iter(table.items())
+            first = True
+            while chunk := dict(islice(items, _DUMP_CHUNK)):
+                fh.write(("" if first else ", ") + _ENCODE(chunk)[1:-1])
+                first = False
+            fh.write("}")
+        fh.write("}")
+    fh.write("}")
+
+
+# Fakes with data-API changes not yet saved (see FakeHubSpot._commit): saved at exit.
+_UNSAVED: weakref.WeakSet[FakeHubSpot] = weakref.WeakSet()
+
+
+@atexit.register
+def _save_unsaved() -> None:
+    for fake in list(_UNSAVED):
+        if fake.dirty:
+            fake.save()
 
 
 class _Invalid(Exception):

@@ -333,6 +333,40 @@ def test_batches_never_exceed_100_inputs(fake: FakeHubSpot) -> None:
         assert all(len(b["inputs"]) <= 100 for b in bodies)
 
 
+def test_reads_and_writes_make_the_fewest_requests_hubspot_allows(fake: FakeHubSpot) -> None:
+    n = 1_050
+    ids = [fake.insert("contacts", {"email": f"bulk{i}@example.com"}, at=BASE + timedelta(milliseconds=i))
+           for i in range(n)]
+    for rid in ids[:150]:
+        fake.archive("contacts", rid, at=BASE + timedelta(hours=1))
+    conn = connect(fake)
+
+    def served(run: Any) -> tuple[Any, dict[str, int]]:
+        mark = len(fake.requests)
+        out = run()
+        counts: dict[str, int] = {}
+        for method, path, status in fake.requests[mark:]:
+            assert status < 400, (method, path, status)
+            key = f"{method} {path.removeprefix('/crm/v3/objects/contacts') or '/'}"
+            counts[key] = counts.get(key, 0) + 1
+        return out, counts
+
+    # Full read: one list call per 100 live records, nothing else.
+    pages, counts = served(lambda: list(conn.read("contacts", None)))
+    assert len(live(pages)) == n - 150
+    assert counts == {"GET /": -(-(n - 150) // 100)}
+    # Incremental read with no change: one search, then the archived scan (100 a page).
+    again, counts = served(lambda: list(conn.read("contacts", pages[-1].state)))
+    assert counts == {"POST /search": 1, "GET /": 2}
+    # Writes: one batch call per 100 operations of a kind, nothing else.
+    results, counts = served(lambda: conn.write("contacts", [upsert(f"w-{i}", email=f"w{i}@example.com")
+                                                              for i in range(n)]))
+    assert {r.status for r in results} == {"created"} and counts == {"POST /batch/upsert": 11}
+    updates = [WriteOp(f"w-{i}", r.target_id, {"jobtitle": "CTO"}) for i, r in enumerate(results)]
+    results, counts = served(lambda: conn.write("contacts", updates))
+    assert {r.status for r in results} == {"updated"} and counts == {"POST /batch/update": 11}
+
+
 def test_the_same_key_twice_in_one_batch_goes_in_separate_calls(fake: FakeHubSpot) -> None:
     results = connect(fake).write("contacts", [upsert("ent-1", firstname="One"), upsert("ent-1", firstname="Two")])
     assert [r.status for r in results] == ["created", "updated"]

@@ -370,3 +370,244 @@ def test_faults_are_injected_before_anything_else(fake: FakeHubSpot, api: httpx.
 
 def test_sandbox_settings_point_a_connector_at_the_fake(fake: FakeHubSpot) -> None:
     assert sandbox_settings(fake) == {"base_url": "https://api.hubapi.com", "access_token": "pat-test-token"}
+
+
+# -- scale: indexes instead of scans ------------------------------------------------------------
+class CountingTable(dict):
+    """A record table that counts the records handed out (lookups and iteration)."""
+
+    touched = 0
+
+    def __getitem__(self, key: str) -> Any:
+        CountingTable.touched += 1
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        CountingTable.touched += 1
+        return super().get(key, default)
+
+    def values(self) -> Any:
+        for value in super().values():
+            CountingTable.touched += 1
+            yield value
+
+    def items(self) -> Any:
+        for item in super().items():
+            CountingTable.touched += 1
+            yield item
+
+
+def bulk(fake: FakeHubSpot, n: int, *, at: datetime | None = None, per_ms: int = 1) -> list[str]:
+    """``n`` contacts, ``per_ms`` of them sharing each millisecond from ``at`` (default: now)."""
+    start = at or BASE
+    return [
+        fake.insert("contacts", {"email": f"b{i}@example.com", "seamless_hub_id": f"k{i}"},
+                    at=start + timedelta(milliseconds=i // per_ms))
+        for i in range(n)
+    ]
+
+
+def test_paging_a_big_portal_touches_each_record_once_not_once_per_page(fake: FakeHubSpot) -> None:
+    n = 20_000
+    ids = bulk(fake, n, per_ms=3)
+    fake.state["records"]["contacts"] = CountingTable(fake.table("contacts"))
+    CountingTable.touched = 0
+    seen, after, pages = [], None, 0
+    while True:
+        request = httpx.Request("GET", f"{fake.base_url}{CONTACTS}",
+                                params={"limit": 100, "properties": "email", **({"after": after} if after else {})},
+                                headers={"Authorization": f"Bearer {fake.token}"})
+        body = fake.handle(request).json()
+        seen += [r["id"] for r in body["results"]]
+        pages += 1
+        after = (body.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            break
+    assert seen == ids and pages == n // 100
+    assert CountingTable.touched <= n + 2 * pages  # a scan per page would touch n * pages = 4,000,000
+    # Search pages through an index too: the incremental read's query, 200 at a time up to the cap.
+    CountingTable.touched = 0
+    since = str(int(BASE.timestamp() * 1000) + 1000)
+    found, after_offset = [], 0
+    while after_offset < fake.search_cap:
+        request = httpx.Request("POST", f"{fake.base_url}{CONTACTS}/search", json=search_body(
+            filterGroups=[{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": since}]}],
+            sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}], limit=200,
+            after=str(after_offset)), headers={"Authorization": f"Bearer {fake.token}"})
+        page = fake.handle(request).json()
+        assert page["total"] == n - 3000
+        found += [r["id"] for r in page["results"]]
+        after_offset += 200
+    assert found == ids[3000:3000 + fake.search_cap]
+    assert CountingTable.touched <= fake.search_cap + 100
+
+
+def test_page_cost_does_not_grow_with_the_portal() -> None:
+    """A list or search page costs about the same in a 20,000-record portal as in a 5,000 one
+    (a per-page scan makes it about 3x)."""
+    import time
+
+    def page_seconds(n: int) -> float:
+        fake = FakeHubSpot()
+        bulk(fake, n)
+        auth = {"Authorization": "Bearer sandbox-token"}
+        since = str(int(BASE.timestamp() * 1000) + n // 2)
+        requests = [
+            httpx.Request("GET", f"{fake.base_url}{CONTACTS}", params={"limit": 100, "after": str(n // 2)},
+                          headers=auth),
+            httpx.Request("POST", f"{fake.base_url}{CONTACTS}/search", headers=auth, json=search_body(
+                filterGroups=[{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
+                                            "value": since}]}],
+                sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}], limit=200)),
+        ]
+        best = float("inf")
+        for _ in range(15):
+            started = time.perf_counter()
+            for request in requests:
+                assert fake.handle(request).status_code == 200
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    small, big = page_seconds(5_000), page_seconds(20_000)
+    assert big < 2 * small, (small, big)
+
+
+def test_indexed_search_answers_exactly_what_a_scan_does() -> None:
+    fake = FakeHubSpot()
+    # Shared timestamps, updates that move records (also into the past), archives.
+    ids = bulk(fake, 300, per_ms=4)
+    for i, rid in enumerate(ids[::7]):
+        fake.update("contacts", rid, {"firstname": f"U{i}"}, at=BASE + timedelta(milliseconds=(i * 13) % 90))
+    for rid in ids[5::11]:
+        fake.archive("contacts", rid)
+    scan = FakeHubSpot()
+    scan.state = fake.state
+    scan._rebuild_indexes()
+    scan._indexed_search = lambda *args: None  # type: ignore[method-assign]
+    ms = int(BASE.timestamp() * 1000)
+    bodies = []
+    for op, value, high in [("GTE", ms + 20, None), ("GT", ms + 20, None), ("EQ", ms + 30, None),
+                            ("LT", ms + 40, None), ("LTE", ms + 40, None), ("BETWEEN", ms + 10, ms + 50),
+                            ("GTE", iso(BASE + timedelta(milliseconds=33)), None), ("GTE", ms + 10**6, None)]:
+        flt = {"propertyName": "lastmodifieddate", "operator": op, "value": str(value)}
+        if high is not None:
+            flt["highValue"] = str(high)
+        for sorts in ([], [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                      [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}], ["-lastmodifieddate"]):
+            for after, limit in ((0, 7), (5, 50), (60, 200), (250, 10), (0, 0)):
+                bodies.append(search_body(filterGroups=[{"filters": [flt]}], sorts=sorts, limit=limit,
+                                          after=str(after)))
+    bodies.append(search_body(limit=30, after="100"))  # no filter: all live records by id
+    bodies.append(search_body(filterGroups=[{"filters": [
+        {"propertyName": "lastmodifieddate", "operator": "GTE", "value": str(ms + 10)},
+        {"propertyName": "lastmodifieddate", "operator": "LT", "value": str(ms + 40)}]}], limit=100))
+    auth = {"Authorization": "Bearer sandbox-token"}
+    for body in bodies:
+        request = httpx.Request("POST", f"{fake.base_url}{CONTACTS}/search", json=body, headers=auth)
+        assert fake._indexed_search("contacts", body, int(body["after"]), 1) is not None or body.get("query")
+        indexed, scanned = fake.handle(request), scan.handle(request)
+        assert indexed.status_code == scanned.status_code == 200
+        assert indexed.json() == scanned.json(), body
+
+
+def test_indexes_follow_updates_archives_and_upserts(fake: FakeHubSpot, api: httpx.Client) -> None:
+    a = fake.insert("contacts", {"email": "a@example.com", "seamless_hub_id": "k-a"})
+    b = fake.insert("contacts", {"email": "b@example.com"})
+    fake.update("contacts", a, {"email": "A2@Example.com", "seamless_hub_id": ""})
+    assert fake.find("contacts", "email", "a@example.com") is None
+    assert fake.find("contacts", "email", "a2@example.com")["id"] == a
+    assert fake.find("contacts", "seamless_hub_id", "k-a") is None
+    # A freed value can be taken; a held one cannot (409), whatever the case of the email.
+    upserted = api.post(f"{CONTACTS}/batch/upsert", json={"inputs": [upsert_input("k-a", email="a@example.com")]})
+    assert upserted.status_code == 200 and upserted.json()["results"][0]["new"] is True
+    c = upserted.json()["results"][0]["id"]
+    taken = api.post(f"{CONTACTS}/batch/update", json={"inputs": [{"id": c, "properties": {"email": "B@example.com"}}]})
+    assert taken.status_code == 409
+    # Archived records leave the live list and the unique checks, and page from archived=true.
+    fake.archive("contacts", b)
+    assert api.post(f"{CONTACTS}/batch/update", json={
+        "inputs": [{"id": c, "properties": {"email": "b@example.com"}}]}).status_code == 200
+    assert [r["id"] for r in api.get(CONTACTS).json()["results"]] == [a, c]
+    assert [r["id"] for r in api.get(CONTACTS, params={"archived": "true"}).json()["results"]] == [b]
+    assert api.get(f"{CONTACTS}/b@example.com", params={"idProperty": "email"}).json()["id"] == c
+    assert api.get(f"{CONTACTS}/b@example.com", params={"idProperty": "email", "archived": "true"}).json()["id"] == b
+    # Any property can be looked up (indexed on first use, then kept in sync).
+    fake.update("contacts", a, {"jobtitle": "CTO"})
+    assert fake.find("contacts", "jobtitle", "CTO")["id"] == a
+    fake.update("contacts", c, {"jobtitle": "CTO"})
+    fake.update("contacts", a, {"jobtitle": "CEO"})
+    assert fake.find("contacts", "jobtitle", "CTO")["id"] == c
+    # Search sees the new modification times at once.
+    newest = api.post(f"{CONTACTS}/search", json=search_body(
+        sorts=[{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}], limit=1)).json()
+    assert newest["total"] == 2 and newest["results"][0]["id"] == a
+
+
+def test_sorted_index_matches_a_plain_sorted_list() -> None:
+    import random
+
+    from plugins.hubspot.fake import _SortedInts
+
+    class Small(_SortedInts):
+        LOAD = 4  # many buckets: splits and merges happen
+
+    rng = random.Random(3)
+    index, model = Small(rng.sample(range(1000), 50)), []
+    model = sorted(index)
+    for _ in range(3000):
+        value = rng.randrange(1000)
+        if rng.random() < 0.55:
+            index.add(value)
+            model.append(value)
+            model.sort()
+        else:
+            assert index.discard(value) == (value in model)
+            if value in model:
+                model.remove(value)
+        probe, skip = rng.randrange(-5, 1005), rng.randrange(0, 20)
+        assert len(index) == len(model)
+        assert index.rank(probe) == sum(v < probe for v in model)
+        assert list(index.iter_from(probe, skip=skip)) == [v for v in model if v >= probe][skip:]
+        assert list(index.iter_below(probe)) == [v for v in reversed(model) if v < probe]
+        assert (probe in index) == (probe in model)
+    assert list(index) == model and list(index.iter_below(None)) == model[::-1]
+
+
+def test_seeding_saves_once_not_per_insert_and_reloads_with_indexes(tmp_path: Path) -> None:
+    path = tmp_path / "hubspot.json"
+    fake = FakeHubSpot(state_path=path)
+    saves = []
+    original = fake.save
+    fake.save = lambda: (saves.append(1), original())[1]  # type: ignore[method-assign]
+    ids = bulk(fake, 300)
+    assert len(saves) <= 2  # the first insert saves at once; the burst after it waits
+    fake.save()
+    again = FakeHubSpot(state_path=path)
+    assert [r["id"] for r in again.records("contacts")] == ids
+    assert again.find("contacts", "seamless_hub_id", "k299")["id"] == ids[-1]
+    with httpx.Client(transport=again.transport(), base_url=again.base_url,
+                      headers={"Authorization": "Bearer sandbox-token"}) as client:
+        page = client.post(f"{CONTACTS}/search", json=search_body(
+            filterGroups=[{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE",
+                                        "value": iso(BASE + timedelta(milliseconds=290))}]}],
+            sorts=[{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}], limit=200)).json()
+        assert [r["id"] for r in page["results"]] == ids[290:]
+        # An HTTP write is on disk before its answer.
+        client.post(f"{CONTACTS}/batch/upsert", json={"inputs": [upsert_input("late", email="late@example.com")]})
+    assert FakeHubSpot(state_path=path).find("contacts", "seamless_hub_id", "late") is not None
+
+
+def test_unsaved_inserts_are_saved_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "hubspot.json"
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "from plugins.hubspot.fake import FakeHubSpot\n"
+        f"fake = FakeHubSpot(state_path={str(path)!r})\n"
+        "for i in range(50):\n"
+        "    fake.insert('contacts', {'email': f'x{i}@example.com'})\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=root, check=True, timeout=60)
+    assert len(FakeHubSpot(state_path=path).records("contacts")) == 50
