@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-_SEGMENT = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)(?:\[(?:(?P<index>\d+)|(?P<attr>\w+)=(?P<value>[^\]]+))\])?$")
+# keys are any name without separators (kintone field codes are Japanese or start with "$")
+_SEGMENT = re.compile(r"^(?P<key>[^\s.\[\]=!0-9][^\s.\[\]=!]*?)(?:\[(?:(?P<index>\d+)|(?P<attr>\w+)=(?P<value>[^\]]+))\])?$")
 
 
 @dataclass(frozen=True)

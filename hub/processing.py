@@ -127,19 +127,25 @@ class Chunk:
             q = select(Link.source_record_id, Link.entity_id, Link.rule).where(Link.source_record_id.in_(part))
             for rid, eid, rule in self.s.execute(q):
                 self.links[rid] = [eid, rule]
-        ledger = self._ledger()
-        mapped: list[tuple[Row, dict[str, Any]]] = []
+        todo: list[tuple[Row, dict[str, Any]]] = []
         for row in self.rows:
             canonical = self._map(row)
             if canonical is None:
                 continue
-            link = self.links.get(row.id)
-            if link and not row.deleted and _same(canonical, row.canonical):
+            if row.id in self.links and not row.deleted and _same(canonical, row.canonical):
                 row.status = "mapped"  # e.g. the hub's own write read back: nothing to redo
                 row.canonical = canonical
                 continue
+            todo.append((row, canonical))
+        # a record the hub created carries the hub key: it finds the write intent even when a
+        # crash kept the hub from learning the new record's id
+        ledger = self._ledger({c["id"] for _, c in todo if isinstance(c.get("id"), str)})
+        mapped: list[tuple[Row, dict[str, Any]]] = []
+        for row, canonical in todo:
+            link = self.links.get(row.id)
             led = ledger.get((row.connector, row.stream, link[0])) if link else None
             led = led or ledger.get((row.connector, row.stream, "target:" + row.source_id))
+            led = led or ledger.get((row.connector, row.stream, str(canonical.get("id"))))
             field_ts, echo = _track_fields(row, canonical, led)
             row.retracted = _track_retractions(row, canonical, echo, self.entity)
             row.field_ts, row.echo, row.canonical = field_ts, sorted(echo), canonical
@@ -166,11 +172,11 @@ class Chunk:
             return None
         return canonical
 
-    def _ledger(self) -> dict[tuple[str, str, str], Any]:
+    def _ledger(self, hub_keys: set[str]) -> dict[tuple[str, str, str], Any]:
         """Ledger rows (expected canonical) by (connector, stream, entity) and by target id."""
         out: dict[tuple[str, str, str], Any] = {}
         cols = (Ledger.connector, Ledger.stream, Ledger.entity_id, Ledger.target_id, Ledger.expected)
-        eids = sorted({link[0] for link in self.links.values()})
+        eids = sorted({link[0] for link in self.links.values()} | hub_keys)
         for part in _chunks(eids):
             for led in self.s.execute(select(*cols).where(Ledger.entity_id.in_(part))):
                 out[(led.connector, led.stream, led.entity_id)] = led
