@@ -18,6 +18,7 @@ batch of :class:`WriteOp` and return one :class:`WriteResult` per op.
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,10 +28,17 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from hub.errors import ConfigError, MissingSecretError
 
+if sys.version_info >= (3, 12):
+    from typing import override
+else:  # Python 3.11
+    from typing_extensions import override
+
 if TYPE_CHECKING:
     import httpx
 
     from hub.http import HttpClient, RequestBudget
+
+__all__ = ["override"]  # re-exported for plugins: ``from hub.connector import override``
 
 
 class Kind(enum.StrEnum):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import unicodedata
 from typing import Any
 
@@ -221,10 +220,8 @@ def test_empty_world() -> None:
     assert generate(0).summary()["people"] == 0
 
 
-@pytest.mark.slow  # 2.3-4 s on a shared two-core VM
-def test_one_hundred_thousand_people_in_seconds() -> None:
-    start = time.perf_counter()
+@pytest.mark.slow  # its speed is measured by bench/sync_throughput.py (seed_seconds), not here
+def test_one_hundred_thousand_people() -> None:
     data = generate(100_000, seed=1)
-    elapsed = time.perf_counter() - start
     assert len(data.truth) == 100_000
-    assert elapsed < 10, f"generate(100_000) took {elapsed:.1f}s"
+    assert data.summary()["people"] == 100_000

@@ -15,7 +15,11 @@ import json
 import random
 import socket
 import sys
+import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
@@ -29,6 +33,28 @@ EDITS = {
     "hubspot": ("contacts", lambda rng: {"firstname_kana": rng.choice(["ハナコ", "タロウ", "ケンジ", "ユミ", "サクラ"])}),
     "zendesk": ("users", lambda rng: {"user_fields": {"lifecycle": rng.choice(["lead", "customer"])}}),
 }
+
+
+@contextmanager
+def serve_in_thread(app: Any, *, lifespan: str = "on") -> Iterator[str]:
+    """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yields its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not server.started:
+        raise RuntimeError("uvicorn did not start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
 
 
 def control_app(fake: Any) -> Any:

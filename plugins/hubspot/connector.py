@@ -20,7 +20,6 @@ batch so that only the bad record(s) come back as failed, with HubSpot's reason.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -51,10 +50,7 @@ from hub.connector import (
 from hub.errors import AuthError, ConfigError, ConnectorError, VendorError
 from hub.http import RequestBudget
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 if TYPE_CHECKING:
     import httpx

@@ -34,7 +34,6 @@ import contextlib
 import json
 import os
 import re
-import sys
 import tempfile
 import time
 import uuid
@@ -51,10 +50,7 @@ import httpx
 
 from hub.sandbox.fake import FakeVendor, route
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 OBJECTS = r"(?P<obj>contacts|companies)"
 MAX_BATCH_INPUTS = 100

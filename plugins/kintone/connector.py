@@ -51,7 +51,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -80,10 +79,7 @@ from hub.connector import (
 )
 from hub.errors import AuthError, ConfigError, ConnectorError, RetriableError, VendorError
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 if TYPE_CHECKING:
     import httpx

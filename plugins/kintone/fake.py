@@ -45,7 +45,6 @@ from __future__ import annotations
 import atexit
 import json
 import re
-import sys
 import time
 import uuid
 import weakref
@@ -59,10 +58,7 @@ import httpx
 
 from hub.sandbox.fake import FakeVendor, route
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 PREFIX = r"/k(?:/guest/(?P<space>\d+))?/v1"
 APP_IDS = {"customers": 12, "companies": 13}

@@ -52,7 +52,6 @@ import json
 import logging
 import random
 import re
-import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -85,10 +84,7 @@ from hub.errors import AuthError, ConfigError, ConnectorError, RateLimitedError,
 from hub.http import HttpClient, RequestBudget
 from hub.transforms import to_bool
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 if TYPE_CHECKING:
     import httpx

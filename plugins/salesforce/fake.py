@@ -43,7 +43,6 @@ import hashlib
 import json
 import re
 import secrets
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -54,10 +53,7 @@ import httpx
 
 from hub.sandbox.fake import Fault, FakeVendor, route
 
-if sys.version_info >= (3, 12):
-    from typing import override
-else:
-    from typing_extensions import override
+from hub.connector import override
 
 OBJECTS = ("Lead", "Contact", "Account", "Opportunity", "Case")
 KEY_PREFIX = {"Lead": "00Q", "Contact": "003", "Account": "001", "Opportunity": "006", "Case": "500"}

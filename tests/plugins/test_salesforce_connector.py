@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -14,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
+
+from hub.sandbox.serve import serve_in_thread
 import yaml
 
 import hub.http
@@ -677,22 +676,8 @@ def test_check_and_discover(fake: FakeSalesforce) -> None:
 @pytest.fixture
 def served(fake: FakeSalesforce) -> Iterator[str]:
     """The fake as an ASGI app under uvicorn on a free loopback port, stopped afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(fake.asgi(), log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serve_in_thread(fake.asgi()) as url:
+        yield url
 
 
 def test_the_fake_served_by_uvicorn_answers_real_http(fake: FakeSalesforce, served: str) -> None:
