@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from hub.context import iso
 from hub.store import Store
-from hub.store.models import Cursor, DeadLetter, Entity, Identifier, Link, Run, SourceRecord
+from hub.store.models import AuditLog, Cursor, DeadLetter, Entity, Identifier, Link, Run, SourceRecord
 from hub.transforms import normalize_email
 
 
@@ -197,6 +197,8 @@ def retry_dead_letters(store: Store, ids: list[int], *, all_open: bool = False) 
                 )
             d.status = "retried"
             d.attempts += 1
+        if letters:
+            s.add(AuditLog(actor="admin", action="dlq.retry", subject=None, detail={"ids": [d.id for d in letters]}))
         return len(letters)
 
 
@@ -205,4 +207,6 @@ def drop_dead_letters(store: Store, ids: list[int], *, all_open: bool = False) -
         letters = list(s.scalars(_select_letters(ids, all_open)))
         for d in letters:
             d.status = "dropped"
+        if letters:
+            s.add(AuditLog(actor="admin", action="dlq.drop", subject=None, detail={"ids": [d.id for d in letters]}))
         return len(letters)
