@@ -15,6 +15,9 @@ collides with an existing one (a retried batch) is turned into an update of that
 from __future__ import annotations
 
 import base64
+import functools
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -53,10 +56,12 @@ except ImportError:  # pragma: no cover - Python 3.11
     from typing_extensions import override
 
 BULK_LIMIT = 100  # records per *_many call (documented)
+SHOW_MANY_LIMIT = 100  # job ids per job_statuses/show_many call (documented)
 JOB_LIMIT = 30  # queued or running jobs per account (documented "Job limit")
 JOB_TIMEOUT_SECONDS = 900.0  # give up on a job after this much polling (statuses live for an hour)
 MAX_POLL_WAIT = 30.0
 MAX_POLL_ROUNDS = 200
+MAX_SEEN = 10_000  # records of one second remembered to skip their repeat (more: they come twice)
 TERMINAL_JOB_STATES = frozenset({"completed", "failed", "killed"})
 
 # Fields Zendesk sets itself: never sent in a write.
@@ -110,7 +115,8 @@ class ZendeskSettings(ConnectorSettings):
         page_size: records per incremental-export page (at most 1000).
         incremental_rpm: requests a minute allowed to the incremental exports (documented: 10;
             30 with the High Volume add-on); 0 applies no budget beyond the account one.
-        job_poll_interval: seconds before the first poll of a background job.
+        job_poll_interval: seconds to wait before polling background jobs again while some are
+            unfinished (growing 1.5 times a round, up to 30 s); the first poll is immediate.
     """
 
     base_url: str = ""
@@ -131,27 +137,35 @@ class ZendeskSettings(ConnectorSettings):
         return self
 
 
-@dataclass
-class _Job:
-    """One bulk call and the background job it queued."""
-
-    kind: Literal["upsert", "create", "update", "delete"]
-    positions: list[int]  # indexes into the batch, in the order they were sent
-    payload: list[dict[str, Any]] = field(default_factory=list)
-    id: str | None = None
-    status: dict[str, Any] | None = None  # the job status once it is final
-
-
-@dataclass
+@dataclass(eq=False)
 class _Plan:
-    """One batch on its way: its jobs and, once they are done, its results."""
+    """One batch on its way: the jobs carrying its ops and, once they are done, its results."""
 
     batch: list[WriteOp]
-    jobs: list[_Job]
     results: list[WriteResult | None]
+    jobs: list[_Job] = field(default_factory=list)
 
     def done(self) -> bool:
-        return all(job.id is None or job.status is not None for job in self.jobs)
+        return all(job.sent and (job.id is None or job.status is not None) for job in self.jobs)
+
+
+@dataclass(eq=False)
+class _Job:
+    """One bulk call and the background job it queued. Its ops may come from several batches
+    (a batch's 90 updates and the next one's 10 go out as one call of 100)."""
+
+    kind: Literal["upsert", "create", "update", "delete"]
+    ops: list[tuple[_Plan, int]] = field(default_factory=list)  # (batch, index in it), in the order sent
+    payload: list[dict[str, Any]] = field(default_factory=list)
+    sent: bool = False
+    id: str | None = None  # None once sent: the call was refused (the ops' results say why)
+    status: dict[str, Any] | None = None  # the job status once it is final
+
+    def add(self, plan: _Plan, pos: int, payload: dict[str, Any]) -> None:
+        self.ops.append((plan, pos))
+        self.payload.append(payload)
+        if self not in plan.jobs:
+            plan.jobs.append(self)
 
 
 class Zendesk(Connector):
@@ -246,9 +260,10 @@ class Zendesk(Connector):
         """One page per incremental-export response.
 
         users and tickets: state ``{"cursor": after_cursor}`` (cursor-based export; a full read
-        starts at ``start_time=0``). organizations: state ``{"start_time": end_time}``
-        (time-based export). Deactivated users, deleted tickets and deleted organizations come
-        as tombstones.
+        starts at ``start_time=0``). organizations: state ``{"start_time": end_time, "seen":
+        {id: digest}}`` (time-based export, which starts each page at the last one's end_time:
+        ``seen`` are the records of that second already read, passed over when they come
+        again). Deactivated users, deleted tickets and deleted organizations come as tombstones.
         """
         self.stream(stream)  # unknown stream: a ConfigError naming the known ones
         if stream == "organizations":
@@ -266,27 +281,42 @@ class Zendesk(Connector):
     def write_batches(self, stream: str, batches: Iterable[Sequence[WriteOp]]) -> Iterator[list[WriteResult]]:
         """Write batches with up to 30 jobs in flight, polled together.
 
-        Each batch becomes one bulk call per kind of change (create/upsert, update, delete) and
-        at most 100 records; the jobs are polled only when 30 are in flight or the batches run
-        out, one ``show_many`` call per poll round for all of them. Yields each batch's results,
-        in order.
+        The ops go out in bulk calls of 100 of one kind (create/upsert, update, delete), filled
+        across batch boundaries, so n ops of one kind take ceil(n / 100) calls however they are
+        batched. The jobs are polled only when 30 are in flight or the batches run out: one
+        ``show_many`` round for all of them, at once (see :meth:`_poll`). Yields each batch's
+        results, in order.
         """
         if not self.stream(stream).can(UPSERT):
             raise ConfigError(f"connector {self.name!r}: stream {stream!r} is read-only")
         window: list[_Plan] = []
         in_flight: list[_Job] = []
+        filling: dict[str, _Job] = {}  # kind -> the job being filled
+
+        def send(job: _Job) -> Iterator[list[WriteResult]]:
+            nonlocal in_flight
+            if len(in_flight) >= JOB_LIMIT:
+                self._poll(in_flight, stream)
+                in_flight = []
+                while window and window[0].done():
+                    yield self._resolve(stream, window.pop(0))
+            self._submit(stream, job)
+            if job.id is not None and job.status is None:
+                in_flight.append(job)
+
         for batch in batches:
-            plan = self._plan(stream, list(batch))
-            for job in plan.jobs:
-                if len(in_flight) >= JOB_LIMIT:
-                    self._poll(in_flight, stream)
-                    in_flight = []
-                    while window and window[0].done():
-                        yield self._resolve(stream, window.pop(0))
-                self._submit(stream, plan, job)
-                if job.id is not None and job.status is None:
-                    in_flight.append(job)
+            plan = _Plan(list(batch), [None] * len(batch))
             window.append(plan)
+            for pos, kind in self._kinds(stream, plan):
+                job = filling.get(kind)
+                if job is None:
+                    job = filling[kind] = _Job(kind)  # type: ignore[arg-type]
+                job.add(plan, pos, self._payload(stream, plan.batch[pos], kind))
+                if len(job.ops) == BULK_LIMIT:
+                    del filling[kind]
+                    yield from send(job)
+        for job in list(filling.values()):
+            yield from send(job)
         self._poll(in_flight, stream)
         for plan in window:
             yield self._resolve(stream, plan)
@@ -307,24 +337,40 @@ class Zendesk(Connector):
             if after:
                 # Kept even at end_of_stream: the next run resumes from there.
                 state = {"cursor": after}
-            records = [self._record(stream, obj) for obj in body.get(stream) or ()]
+            records = _records(stream, body.get(stream))
             yield Page(records, dict(state))
             if body.get("end_of_stream", True) or not after or after == cursor:
                 return
             cursor = after
 
     def _read_time_based(self, stream: str, state: dict[str, Any] | None) -> Iterator[Page]:
-        start_time = int((state or {}).get("start_time", 0))
+        state = state or {}
+        start_time = int(state.get("start_time", 0))
+        seen = dict(state["seen"]) if isinstance(state.get("seen"), dict) else {}
         path = f"/api/v2/incremental/{stream}.json"
         while True:
             body = self._export(path, {"start_time": start_time, "per_page": self.settings.page_size}, stream)
             objects = body.get(stream) or []
             end_time = body.get("end_time")
             end_time = int(end_time) if end_time is not None else start_time
-            # The next page starts *at* end_time, so records of that second can come twice (and
-            # again at the start of the next run). Harmless: the hub dedupes records by content
-            # hash, and the state stays a plain start_time as Zendesk documents it.
-            yield Page([self._record(stream, obj) for obj in objects], {"start_time": end_time})
+            # The next page starts *at* end_time, so Zendesk sends the records of that second
+            # again (and again at the start of the next run). The state remembers them, by id
+            # and content, so that they are passed over then -- unless they changed meanwhile.
+            fresh: list[dict[str, Any]] = []
+            boundary: dict[str, str] = {}
+            for obj in objects:
+                second = _epoch_second(obj.get("updated_at"))
+                if second is not None and second in (start_time, end_time):
+                    mark = _fingerprint(obj)
+                    if second == end_time:
+                        boundary[str(obj.get("id"))] = mark
+                    if second == start_time and seen.get(str(obj.get("id"))) == mark:
+                        continue  # read before
+                fresh.append(obj)
+            if end_time == start_time:
+                boundary = {**seen, **boundary}
+            seen = boundary if len(boundary) <= MAX_SEEN else {}
+            yield Page(_records(stream, fresh), {"start_time": end_time, "seen": seen})
             if body.get("end_of_stream", True) or not objects:
                 return
             if end_time <= start_time:
@@ -343,16 +389,6 @@ class Zendesk(Connector):
                               connector=self.instance, stream=stream)
         return body
 
-    @staticmethod
-    def _record(stream: str, obj: dict[str, Any]) -> Record:
-        if stream == "users":
-            deleted = obj.get("active") is False
-        elif stream == "tickets":
-            deleted = obj.get("status") == "deleted"
-        else:
-            deleted = bool(obj.get("deleted_at"))
-        return Record(id=str(obj["id"]), data=obj, updated_at=_parse_time(obj.get("updated_at")), deleted=deleted)
-
     def _list(self, path: str, key: str, stream: str) -> Iterator[dict[str, Any]]:
         url: str | None = path
         while url:
@@ -361,10 +397,11 @@ class Zendesk(Connector):
             url = body.get("next_page")
 
     # -- writes --------------------------------------------------------------------------
-    def _plan(self, stream: str, batch: list[WriteOp]) -> _Plan:
-        plan = _Plan(batch, [], [None] * len(batch))
+    def _kinds(self, stream: str, plan: _Plan) -> list[tuple[int, str]]:
+        """Which bulk call each op of a batch goes in, grouped by kind (the order they are sent
+        in); an op that cannot be sent gets its failed result at once instead."""
         groups: dict[str, list[int]] = {"upsert": [], "create": [], "update": [], "delete": []}
-        for pos, op in enumerate(batch):
+        for pos, op in enumerate(plan.batch):
             if op.action in ("delete", "archive"):
                 if op.target_id is None:
                     plan.results[pos] = WriteResult(
@@ -376,12 +413,7 @@ class Zendesk(Connector):
                 groups["update"].append(pos)
             else:
                 groups["upsert" if stream == "users" else "create"].append(pos)
-        for kind, positions in groups.items():
-            for start in range(0, len(positions), BULK_LIMIT):
-                chunk = positions[start : start + BULK_LIMIT]
-                payload = [self._payload(stream, batch[p], kind) for p in chunk]
-                plan.jobs.append(_Job(kind, chunk, payload))  # type: ignore[arg-type]
-        return plan
+        return [(pos, kind) for kind, positions in groups.items() for pos in positions]
 
     def _payload(self, stream: str, op: WriteOp, kind: str) -> dict[str, Any]:
         if kind == "delete":
@@ -397,7 +429,8 @@ class Zendesk(Connector):
         # user by email or external_id, so a retried batch updates instead of duplicating.
         return {**fields, "external_id": op.key}
 
-    def _submit(self, stream: str, plan: _Plan, job: _Job) -> None:
+    def _submit(self, stream: str, job: _Job) -> None:
+        job.sent = True
         if job.kind == "upsert":
             method, path, kw = "POST", f"/api/v2/{stream}/create_or_update_many.json", {"json": {stream: job.payload}}
         elif job.kind == "create":
@@ -411,7 +444,7 @@ class Zendesk(Connector):
             response = self.http.request(method, path, stream=stream, **kw)
         except VendorError as exc:
             # The whole call was refused (e.g. 400/422): every record of it failed, for the same reason.
-            for pos in job.positions:
+            for plan, pos in job.ops:
                 plan.results[pos] = WriteResult(plan.batch[pos].key, "failed", plan.batch[pos].target_id, exc.reason)
             return
         status = (self.http.json(response, stream=stream) or {}).get("job_status") or {}
@@ -422,19 +455,30 @@ class Zendesk(Connector):
             job.status = status
 
     def _poll(self, jobs: list[_Job], stream: str) -> None:
-        """Wait until every job is final: one ``show_many`` call a round for all of them."""
+        """Wait until every job is final.
+
+        Each round asks ``show_many`` about all the unfinished jobs (one call per 100 of them).
+        The first round is immediate -- jobs are often done by the time the last of a window
+        is submitted, and a sandbox runs them at once -- and only a round that still finds
+        unfinished jobs is followed by a wait (``job_poll_interval``, growing 1.5 times a round).
+        """
         pending = [job for job in jobs if job.id is not None and job.status is None]
         waited, rounds = 0.0, 0
         while pending:
-            wait = min(self.settings.job_poll_interval * 1.5**rounds, MAX_POLL_WAIT)
-            hub_http.sleep(wait)
-            waited += wait
+            if rounds:
+                wait = min(self.settings.job_poll_interval * 1.5 ** (rounds - 1), MAX_POLL_WAIT)
+                hub_http.sleep(wait)
+                waited += wait
             rounds += 1
-            ids = ",".join(job.id for job in pending if job.id)
-            body = self.http.json(
-                self.http.get("/api/v2/job_statuses/show_many.json", params={"ids": ids}, stream=stream), stream=stream
-            )
-            by_id = {str(s.get("id")): s for s in body.get("job_statuses") or ()}
+            by_id: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(pending), SHOW_MANY_LIMIT):
+                ids = ",".join(str(job.id) for job in pending[start : start + SHOW_MANY_LIMIT])
+                body = self.http.json(
+                    self.http.get("/api/v2/job_statuses/show_many.json", params={"ids": ids}, stream=stream),
+                    stream=stream,
+                )
+                statuses = body.get("job_statuses") if isinstance(body, dict) else None
+                by_id.update((str(s.get("id")), s) for s in statuses or () if isinstance(s, dict))
             for job in pending:
                 found = by_id.get(str(job.id))
                 if found and found.get("status") in TERMINAL_JOB_STATES:
@@ -452,7 +496,9 @@ class Zendesk(Connector):
         for job in plan.jobs:
             if job.id is None or job.status is None:
                 continue
-            for pos, result in zip(job.positions, _job_results(job), strict=True):
+            for (owner, pos), result in zip(job.ops, _job_results(job), strict=True):
+                if owner is not plan:
+                    continue
                 op = plan.batch[pos]
                 plan.results[pos] = _write_result(stream, op, job.kind, result, job.status)
                 if job.kind == "create" and result is not None and _name_taken(result):
@@ -471,7 +517,7 @@ class Zendesk(Connector):
         external_id (ours, from an earlier attempt) and else by name, and adopted only when it
         carries no other external_id.
         """
-        job = _Job("update", [])
+        job = _Job("update")
         for pos in positions:
             op = plan.batch[pos]
             found = self._search_organization(stream, external_id=op.key)
@@ -481,15 +527,15 @@ class Zendesk(Connector):
                     found = candidate
             if found is None:
                 continue  # keep the vendor's "name taken" failure
-            job.positions.append(pos)
+            job.ops.append((plan, pos))
             job.payload.append({**self._payload(stream, op, "create"), "id": found["id"]})
-        for start in range(0, len(job.positions), BULK_LIMIT):
-            chunk = _Job("update", job.positions[start : start + BULK_LIMIT], job.payload[start : start + BULK_LIMIT])
-            self._submit(stream, plan, chunk)
+        for start in range(0, len(job.ops), BULK_LIMIT):
+            chunk = _Job("update", job.ops[start : start + BULK_LIMIT], job.payload[start : start + BULK_LIMIT])
+            self._submit(stream, chunk)
             self._poll([chunk], stream)
             if chunk.id is None or chunk.status is None:
                 continue
-            for pos, result in zip(chunk.positions, _job_results(chunk), strict=True):
+            for (_, pos), result in zip(chunk.ops, _job_results(chunk), strict=True):
                 plan.results[pos] = _write_result(stream, plan.batch[pos], "update", result, chunk.status)
 
     def _search_organization(self, stream: str, **query: str) -> dict[str, Any] | None:
@@ -504,10 +550,44 @@ class Zendesk(Connector):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _records(stream: str, objects: Iterable[dict[str, Any]] | None) -> list[Record]:
+    """An export page's objects as records (deactivated users, deleted tickets and deleted
+    organizations as tombstones). Per record: a dict lookup or two, and a timestamp parsed
+    once per distinct value (a page of a thousand usually has a handful)."""
+    out: list[Record] = []
+    for obj in objects or ():
+        if stream == "users":
+            deleted = obj.get("active") is False
+        elif stream == "tickets":
+            deleted = obj.get("status") == "deleted"
+        else:
+            deleted = bool(obj.get("deleted_at"))
+        out.append(Record(str(obj["id"]), obj, _parse_time(obj.get("updated_at")), deleted))
+    return out
+
+
+def _epoch_second(value: Any) -> int | None:
+    moment = _parse_time(value)
+    return int(moment.timestamp()) if moment is not None else None
+
+
+def _fingerprint(obj: dict[str, Any]) -> str:
+    """A short digest of a record's content: a repeat of a record read before has the same."""
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
-    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if isinstance(value, str):
+        return _parse_iso(value)
+    return _parse_iso(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_iso(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -554,11 +634,11 @@ def _job_results(job: _Job) -> list[dict[str, Any] | None]:
             if r.get("id") is not None:
                 by_id.setdefault(str(r["id"]), r)
     out: list[dict[str, Any] | None] = []
-    for k in range(len(job.positions)):
+    for k in range(len(job.ops)):
         result = by_index.get(k)
         if result is None and job.kind in ("update", "delete"):
             result = by_id.get(str(job.payload[k].get("id")))
-        if result is None and len(results) == len(job.positions):
+        if result is None and len(results) == len(job.ops):
             result = results[k]
         out.append(result)
     return out

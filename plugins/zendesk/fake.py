@@ -17,6 +17,12 @@ unusable for interactive demos otherwise. Rate limits and the job limit are off 
 The cursor exports order records by an internal change counter (not only by ``updated_at``, which
 has one-second precision), so a record changed after a cursor was issued always comes after it.
 
+Built to serve a million records: every request costs in proportion to what it returns, not to the
+size of the account. The persisted state holds the records, each one's last change number and the
+jobs; what the handlers look things up by -- a change log per stream (seek with bisect), the email,
+external_id and organization-name indexes, the queued jobs -- lives in memory only, kept up to date
+by every write and rebuilt when a state file is loaded.
+
 Public data API (seeding, ``hub sandbox edit``, demos): :meth:`FakeZendesk.insert`,
 :meth:`FakeZendesk.update`, :meth:`FakeZendesk.delete`, plus :meth:`FakeVendor.records`. It
 stores values as given (messy data is the point of a sandbox); only the HTTP API validates.
@@ -28,13 +34,20 @@ import atexit
 import base64
 import binascii
 import copy
+import gc
+import json
 import math
+import os
 import re
+import tempfile
 import time
 import uuid
 import weakref
-from collections.abc import Iterable
-from datetime import UTC, datetime
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +65,8 @@ MAX_BULK = 100  # documented limit of every *_many endpoint
 MAX_EXPORT_PAGE = 1000  # documented per_page maximum of incremental exports
 JOB_RUN_SECONDS = 2.0  # how long an unpolled job counts as queued for the job limit
 SAVE_EVERY_SECONDS = 1.0  # data-API changes in a burst (seeding) are saved at most this often
+SAVE_TIME_SHARE = 0.02  # ...and no sooner than 50 times as long as the last save took (big states)
+COMPACT_MIN_STALE = 4096  # a change log is compacted once it has this many superseded entries...
 ADMIN_ID = 1  # the API user (not an end user, so not part of the users export)
 SANDBOX_EMAIL = "admin@sandbox.example.com"  # any email is accepted with the right token
 FIRST_ID = 10001
@@ -78,6 +93,7 @@ TICKET_WRITABLE = frozenset(
         "assignee_id", "organization_id", "tags", "due_at", "external_id",
     }
 )
+_WRITABLE = {"users": USER_WRITABLE, "organizations": ORG_WRITABLE, "tickets": TICKET_WRITABLE}
 
 _FIELDS_CREATED = "2024-01-01T00:00:00Z"
 USER_FIELD_DEFINITIONS: tuple[dict[str, Any], ...] = (
@@ -99,6 +115,37 @@ ORGANIZATION_FIELD_DEFINITIONS: tuple[dict[str, Any], ...] = (
     {"id": 8001, "key": "name_kana", "type": "text", "title": "Name (kana)"},
     {"id": 8002, "key": "corporate_number", "type": "text", "title": "Corporate number"},
 )
+
+_CUSTOM_KEYS = {  # custom-field map -> the keys it knows
+    "user_fields": tuple(d["key"] for d in USER_FIELD_DEFINITIONS),
+    "organization_fields": tuple(d["key"] for d in ORGANIZATION_FIELD_DEFINITIONS),
+}
+
+_TEMPLATES: dict[str, dict[str, Any]] = {  # a new record of each stream, in the vendor's key order
+    "users": {
+        "id": None, "url": None, "name": "", "email": None, "phone": None,
+        "organization_id": None, "role": "end-user", "external_id": None, "tags": None,
+        "user_fields": None, "notes": "", "details": "", "time_zone": "Tokyo", "locale": "ja",
+        "active": True, "verified": False, "created_at": None, "updated_at": None,
+    },
+    "organizations": {
+        "id": None, "url": None, "name": "", "domain_names": None, "external_id": None,
+        "details": "", "notes": "", "tags": None, "organization_fields": None,
+        "created_at": None, "updated_at": None, "deleted_at": None,
+    },
+    "tickets": {
+        "id": None, "url": None, "subject": "", "description": "", "status": "new",
+        "priority": None, "type": None, "via": None, "requester_id": None,
+        "submitter_id": None, "assignee_id": None, "organization_id": None, "tags": None,
+        "created_at": None, "updated_at": None, "due_at": None,
+    },
+}
+# How _build treats a writable field (absent: stored as given).
+_FIELD_KINDS = {
+    "user_fields": "custom", "organization_fields": "custom", "tags": "list", "domain_names": "list",
+    "organization_id": "id", "requester_id": "id", "submitter_id": "id", "assignee_id": "id", "group_id": "id",
+    "via": "via",
+}
 
 Invalid = tuple[str, str, str]  # (field, description, error code)
 
@@ -154,11 +201,27 @@ class FakeZendesk(FakeVendor):
         self.incremental_rate_limit = incremental_rate_limit
         self.max_queued_jobs = max_queued_jobs
         self._windows: dict[str, tuple[int, int]] = {}
-        self._index: dict[str, dict[str, str]] | None = None  # built on first use, kept by _store
+        self._mem: _Derived | None = None  # in-memory indexes of self.state (see _derived)
         self._last_save = -math.inf
-        super().__init__(state_path=state_path, token=token)
-        for key, value in self.empty_state().items():  # state files written by older versions
-            self.state.setdefault(key, value)
+        self._save_gap = SAVE_EVERY_SECONDS
+        self._stamp_key: tuple[float, timedelta, float] | None = None  # (second, offset, seconds)
+        self._stamp: tuple[str, int] = ("", 0)
+        self._epochs: dict[str, int] = {}
+        # Loading a big state builds millions of containers at once: the cyclic garbage
+        # collector would walk them over and over meanwhile (about half the load time).
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            super().__init__(state_path=state_path, token=token)
+            for key, value in self.empty_state().items():  # state files written by older versions
+                self.state.setdefault(key, value)
+            for stream in self.streams:
+                self.state["records"].setdefault(stream, {})
+                self.state["changes"].setdefault(stream, {})
+            self._derived()
+        finally:
+            if collecting:
+                gc.enable()
 
     # -- FakeVendor hooks ----------------------------------------------------------------
     @override
@@ -212,9 +275,10 @@ class FakeZendesk(FakeVendor):
         "via": {"channel": ...}, "assignee_id", "tags", "due_at"}``.
         """
         with self.lock:
-            record, _ = self._build(stream, None, fields)
+            record, _ = self._build(stream, None, fields, validate=False)
             rid = self._store_new(stream, record)
-            self.save_if_dirty()
+            if self.state_path:
+                self.save_if_dirty()
             return rid
 
     @override
@@ -227,7 +291,7 @@ class FakeZendesk(FakeVendor):
         """
         with self.lock:
             current = self.table(stream)[str(record_id)]
-            record, _ = self._build(stream, current, fields)
+            record, _ = self._build(stream, current, fields, validate=False)
             self._store(stream, record)
             self.save_if_dirty()
 
@@ -239,7 +303,7 @@ class FakeZendesk(FakeVendor):
             KeyError: no such record.
         """
         with self.lock:
-            record = copy.deepcopy(self.table(stream)[str(record_id)])
+            record = _copy(self.table(stream)[str(record_id)])
             self._soft_delete(stream, record)
             self.save_if_dirty()
 
@@ -248,16 +312,41 @@ class FakeZendesk(FakeVendor):
 
         Saved at once, except in a burst: seeding thousands of records would otherwise rewrite
         the whole file thousands of times. A deferred save happens on the next change after
-        :data:`SAVE_EVERY_SECONDS`, on the next HTTP request, on :meth:`save`, or at exit.
+        :data:`SAVE_EVERY_SECONDS` (or 50 times as long as the last save took: saving a million
+        records takes seconds, and seeding them should not be mostly saving), on the next HTTP
+        request, on :meth:`save`, or at exit.
         """
         if not self.dirty or not self.state_path:
             return
-        now = time.monotonic()
-        if now - self._last_save >= SAVE_EVERY_SECONDS:
+        if time.monotonic() - self._last_save >= self._save_gap:
+            started = time.monotonic()
             self.save()
-            self._last_save = now
-        else:
+            self._last_save = time.monotonic()
+            self._save_gap = max(SAVE_EVERY_SECONDS, (self._last_save - started) / SAVE_TIME_SHARE)
+        elif self not in _UNSAVED:
             _UNSAVED.add(self)
+
+    @override
+    def save(self) -> None:
+        """Persist the state atomically, as :meth:`FakeVendor.save` does (same file), but
+        encoded in one go by the C encoder: ``json.dump`` streams through the pure-Python one,
+        about a minute for a million records."""
+        if not self.state_path:
+            self.dirty = False
+            return
+        data = json.dumps(self.state, ensure_ascii=False).encode("utf-8")
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.state_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.dirty = False
 
     # -- routes: users -------------------------------------------------------------------
     @route("GET", r"/api/v2/users/me" + _J)
@@ -436,25 +525,8 @@ class FakeZendesk(FakeVendor):
             per_page = self._per_page(params)
         except (KeyError, ValueError):
             return self.error(400, "start_time is required and must be a Unix epoch time in seconds")
-        table = self.table("organizations")
-        rows = sorted(table.values(), key=lambda o: (epoch(o["updated_at"]), int(o["id"])))
-        rows = [o for o in rows if epoch(o["updated_at"]) >= start_time]
-        page = rows[:per_page]
-        if len(rows) > per_page:
-            # Zendesk never splits one timestamp across two pages (the next page starts *at*
-            # end_time), so a page grows past per_page to the end of its last second; and when
-            # that second is start_time itself the next second is taken too, so that end_time
-            # always moves forward and a client cannot loop on the same page.
-            cut = per_page
-            seconds_needed = 2 if epoch(page[-1]["updated_at"]) == start_time else 1
-            while cut < len(rows) and seconds_needed:
-                if epoch(rows[cut]["updated_at"]) != epoch(rows[cut - 1]["updated_at"]):
-                    seconds_needed -= 1
-                    if not seconds_needed:
-                        break
-                cut += 1
-            page = rows[:cut]
-        end_of_stream = len(page) == len(rows)
+        page, more = self._time_page("organizations", start_time, per_page)
+        end_of_stream = not more
         end_time = epoch(page[-1]["updated_at"]) if page else start_time
         next_page = (
             f"{self._origin(request)}/api/v2/incremental/organizations.json"
@@ -487,61 +559,53 @@ class FakeZendesk(FakeVendor):
 
     # -- internals: records --------------------------------------------------------------
     def _defaults(self, stream: str, now: str) -> dict[str, Any]:
+        template = _TEMPLATES.get(stream)
+        if template is None:
+            raise KeyError(f"unknown stream {stream!r}")
+        record = template.copy()  # then fresh containers, so that no two records share one
+        record["tags"] = []
         if stream == "users":
-            return {
-                "id": None, "url": None, "name": "", "email": None, "phone": None,
-                "organization_id": None, "role": "end-user", "external_id": None, "tags": [],
-                "user_fields": {d["key"]: None for d in USER_FIELD_DEFINITIONS},
-                "notes": "", "details": "", "time_zone": "Tokyo", "locale": "ja",
-                "active": True, "verified": False, "created_at": now, "updated_at": now,
-            }
-        if stream == "organizations":
-            return {
-                "id": None, "url": None, "name": "", "domain_names": [], "external_id": None,
-                "details": "", "notes": "", "tags": [],
-                "organization_fields": {d["key"]: None for d in ORGANIZATION_FIELD_DEFINITIONS},
-                "created_at": now, "updated_at": now, "deleted_at": None,
-            }
-        if stream == "tickets":
-            return {
-                "id": None, "url": None, "subject": "", "description": "", "status": "new",
-                "priority": None, "type": None, "via": {"channel": "api"}, "requester_id": None,
-                "submitter_id": None, "assignee_id": None, "organization_id": None, "tags": [],
-                "created_at": now, "updated_at": now, "due_at": None,
-            }
-        raise KeyError(f"unknown stream {stream!r}")
+            record["user_fields"] = dict.fromkeys(_CUSTOM_KEYS["user_fields"])
+        elif stream == "organizations":
+            record["domain_names"] = []
+            record["organization_fields"] = dict.fromkeys(_CUSTOM_KEYS["organization_fields"])
+        else:
+            record["via"] = {"channel": "api"}
+        record["created_at"] = record["updated_at"] = now
+        return record
 
     def _build(
-        self, stream: str, current: dict[str, Any] | None, fields: dict[str, Any]
+        self, stream: str, current: dict[str, Any] | None, fields: dict[str, Any], *, validate: bool = True
     ) -> tuple[dict[str, Any], list[Invalid]]:
         """The record ``current`` (None: a new one) would become with ``fields``, and what is
-        wrong with it. Unknown fields are ignored, as Zendesk does."""
-        now = iso(self.now())
-        record = copy.deepcopy(current) if current is not None else self._defaults(stream, now)
-        writable = {"users": USER_WRITABLE, "organizations": ORG_WRITABLE, "tickets": TICKET_WRITABLE}[stream]
-        for key, value in _nest(fields).items():
+        wrong with it (not checked with ``validate=False``: the data API stores it anyway).
+        Unknown fields are ignored, as Zendesk does."""
+        now = self._now_stamp()[0]
+        record = _copy(current) if current is not None else self._defaults(stream, now)
+        writable = _WRITABLE[stream]
+        for key, value in (_nest(fields) if _has_dotted(fields) else fields).items():
             if key not in writable:
                 continue
-            if key in ("user_fields", "organization_fields"):
-                defs = USER_FIELD_DEFINITIONS if key == "user_fields" else ORGANIZATION_FIELD_DEFINITIONS
-                known = {d["key"] for d in defs}
+            kind = _FIELD_KINDS.get(key)
+            if kind is None:
+                record[key] = value
+            elif kind == "custom":
+                known = _CUSTOM_KEYS[key]
                 merged = dict(record.get(key) or {})
                 merged.update({k: v for k, v in (value or {}).items() if k in known})
                 record[key] = merged
-            elif key in ("tags", "domain_names"):
+            elif kind == "list":
                 record[key] = _string_list(value)
-            elif key in ("organization_id", "requester_id", "submitter_id", "assignee_id", "group_id"):
+            elif kind == "id":
                 record[key] = _int_or_none(value)
-            elif key == "via":
-                record[key] = dict(value) if isinstance(value, dict) else {"channel": str(value)}
             else:
-                record[key] = value
+                record[key] = dict(value) if isinstance(value, dict) else {"channel": str(value)}
         if stream == "tickets" and record.get("organization_id") is None and record.get("requester_id"):
             requester = self.table("users").get(str(record["requester_id"]))
             if requester:  # Zendesk files a ticket under its requester's organization
                 record["organization_id"] = requester.get("organization_id")
         record["updated_at"] = now
-        return record, self._invalid(stream, record, current)
+        return record, self._invalid(stream, record, current) if validate else []
 
     def _checked(
         self, stream: str, current: dict[str, Any] | None, fields: dict[str, Any]
@@ -587,23 +651,49 @@ class FakeZendesk(FakeVendor):
         record["url"] = f"{self.base_url}/api/v2/{stream}/{rid}.json"
         if stream == "tickets" and record.get("submitter_id") is None:
             record["submitter_id"] = record.get("requester_id")
-        self._store(stream, record)
+        self._store(stream, record, rid)
         return rid
 
-    def _store(self, stream: str, record: dict[str, Any]) -> None:
-        rid = str(record["id"])
-        table = self.table(stream)
-        old = table.get(rid)
-        table[rid] = record
-        self._reindex(stream, old, record)
-        self.state["seq"] += 1
-        changes = self.state["changes"][stream]
-        changes.pop(rid, None)  # re-inserted last: the dict stays in change order
-        changes[rid] = self.state["seq"]
+    def _store(self, stream: str, record: dict[str, Any], new_rid: str | None = None) -> None:
+        """Save a new version of a record: table, indexes, change number and change log.
+
+        ``new_rid``: the id of a record just created (saves looking up a previous version).
+        This is the hot path of seeding a million records: kept flat on purpose.
+        """
+        rid = new_rid if new_rid is not None else str(record["id"])
+        stamp = record.get("updated_at")
+        changed_at = self._stamp[1] if stamp == self._stamp[0] and stamp else _cached_epoch(self._epochs, stamp)
+        state = self.state
+        mem = self._mem
+        if mem is None or mem.state is not state:
+            mem = self._derived()
+        table = state["records"][stream]
+        old = table.setdefault(rid, record)  # one lookup when the id is new
+        if old is record:
+            old = None
+        else:
+            table[rid] = record
+        if stream != "tickets":
+            _reindex(mem.index, stream, old, record, rid)
+        seq = state["seq"] = state["seq"] + 1
+        changes = state["changes"][stream]
+        log = mem.logs[stream]
+        if (old is not None or new_rid is None) and changes.pop(rid, None) is not None:
+            # Moved last: the dict stays in change order, and the log entry is superseded.
+            log.stale += 1
+            if log.stale >= COMPACT_MIN_STALE and 2 * log.stale > len(log.seqs):
+                log.compact(changes)
+        changes[rid] = seq
+        if changed_at < log.last_time:
+            log.in_time_order = False
+        log.last_time = changed_at
+        log.seqs.append(seq)
+        log.ids.append(rid)
+        log.times.append(changed_at)
         self.mutated()
 
     def _soft_delete(self, stream: str, record: dict[str, Any]) -> None:
-        now = iso(self.now())
+        now = self._now_stamp()[0]
         if stream == "users":
             record["active"] = False
         elif stream == "organizations":
@@ -613,29 +703,41 @@ class FakeZendesk(FakeVendor):
         record["updated_at"] = now
         self._store(stream, record)
 
+    def _now_stamp(self) -> tuple[str, int]:
+        """The fake's clock as Zendesk writes it (:func:`iso`) and as epoch seconds.
+
+        :meth:`now` costs microseconds, which add up over a million seeded records; a stamp has
+        one-second precision, so while the wall clock (plus the test offset) is still well
+        inside the second of the last stamp, that stamp is what :meth:`now` would give.
+        """
+        offset = getattr(self, "_clock_offset", None)
+        steady = getattr(self, "_frozen_at", None) is None  # a frozen clock: always ask now()
+        key = self._stamp_key
+        if key is not None and steady and offset == key[1]:
+            moment = time.time() + key[2]
+            if key[0] <= moment < key[0] + 0.999:
+                return self._stamp
+        now = self.now()
+        second = int(now.timestamp())
+        if second != self._stamp[1] or not self._stamp[0]:
+            self._stamp = (iso(now), second)
+        if steady and isinstance(offset, timedelta) and now.timestamp() - second < 0.999:
+            self._stamp_key = (float(second), offset, offset.total_seconds())
+        else:
+            self._stamp_key = None
+        return self._stamp
+
     def _indexes(self) -> dict[str, dict[str, str]]:
         """What Zendesk looks records up by: active users by normalised email and by
         external_id, live organizations by normalised name (value: the record id)."""
-        if self._index is None:
-            self._index = {"email": {}, "external_id": {}, "org_name": {}}
-            for stream in ("users", "organizations"):
-                for record in self.table(stream).values():
-                    self._reindex(stream, None, record)
-        return self._index
+        return self._derived().index
 
-    def _reindex(self, stream: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        if self._index is None:
-            return  # built from the tables on first use
-        for record, add in ((old, False), (new, True)):
-            if record is None:
-                continue
-            rid = str(record["id"])
-            for name, key in _index_keys(stream, record):
-                bucket = self._index[name]
-                if add:
-                    bucket[key] = rid
-                elif bucket.get(key) == rid:
-                    del bucket[key]
+    def _derived(self) -> _Derived:
+        """The in-memory indexes of the state, rebuilt when the state was loaded or replaced."""
+        mem = self._mem
+        if mem is None or mem.state is not self.state:
+            mem = self._mem = _Derived.build(self.state, self.streams)
+        return mem
 
     def _email_taken(self, record: dict[str, Any]) -> list[Invalid]:
         email = record.get("email")
@@ -712,7 +814,7 @@ class FakeZendesk(FakeVendor):
             if current is None:
                 results.append(self._not_found_result(i, stream, rid, "delete"))
                 continue
-            self._soft_delete(stream, copy.deepcopy(current))
+            self._soft_delete(stream, _copy(current))
             results.append({"id": int(rid), "action": "delete", "success": True, "status": "Deleted"})
         return self._queue_job(request, f"bulk_delete_{stream}", results)
 
@@ -723,8 +825,7 @@ class FakeZendesk(FakeVendor):
             per_page = self._per_page(params)
         except ValueError:
             return self.error(400, "per_page must be an integer")
-        changes = self.state["changes"][stream]  # in change order
-        table = self.table(stream)
+        changes, table, log = self.state["changes"][stream], self.table(stream), self._derived().logs[stream]
         cursor = params.get("cursor")
         after, start_time = -1, None
         if cursor:
@@ -739,11 +840,21 @@ class FakeZendesk(FakeVendor):
                 return self.error(400, "start_time must be a Unix epoch time in seconds")
         else:
             return self.error(400, "start_time or cursor is required")
+        seqs, ids, times = log.seqs, log.ids, log.times
+        if start_time is None:
+            begin = bisect_right(seqs, after)
+        elif log.in_time_order:
+            begin, start_time = bisect_left(times, start_time), None  # every later entry qualifies
+        else:
+            begin = 0
         page: list[tuple[int, dict[str, Any]]] = []
         more = False
-        for rid, seq in changes.items():
+        for k in range(begin, len(seqs)):
+            rid, seq = ids[k], seqs[k]
+            if changes.get(rid) != seq:
+                continue  # superseded by a later change of the same record
             record = table[rid]
-            if seq <= after or (start_time is not None and epoch(record["updated_at"]) < start_time):
+            if start_time is not None and epoch(record["updated_at"]) < start_time:
                 continue
             if len(page) == per_page:
                 more = True
@@ -766,6 +877,61 @@ class FakeZendesk(FakeVendor):
                 "end_of_stream": not more,
             }
         )
+
+    def _time_page(self, stream: str, start_time: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
+        """A time-based export page: the records updated at or after ``start_time``, ordered by
+        (updated_at, id), and whether more follow.
+
+        Zendesk never splits one timestamp across two pages (the next page starts *at*
+        end_time), so a page grows past per_page to the end of its last second; and when that
+        second is start_time itself the next second is taken too, so that end_time always moves
+        forward and a client cannot loop on the same page. So a page is whole seconds: taken
+        from the change log, which is in updated_at order too (see :class:`_Log`).
+        """
+        log = self._derived().logs[stream]
+        if not log.in_time_order:
+            return self._time_page_sorted(stream, start_time, per_page)
+        changes, table = self.state["changes"][stream], self.table(stream)
+        seqs, ids, times = log.seqs, log.ids, log.times
+        seconds: list[list[dict[str, Any]]] = []
+        first_second, second, total, more = None, None, 0, False
+        for k in range(bisect_left(times, start_time), len(seqs)):
+            rid = ids[k]
+            if changes.get(rid) != seqs[k]:
+                continue  # superseded by a later change of the same record
+            if times[k] != second:
+                # A new second starts: stop before it once the page is full (see above).
+                if total >= per_page and not (len(seconds) == 1 and first_second == start_time):
+                    more = True
+                    break
+                second = times[k]
+                if first_second is None:
+                    first_second = second
+                seconds.append([])
+            seconds[-1].append(table[rid])
+            total += 1
+        page: list[dict[str, Any]] = []
+        for group in seconds:
+            page += sorted(group, key=lambda r: int(r["id"])) if len(group) > 1 else group
+        return page, more
+
+    def _time_page_sorted(self, stream: str, start_time: int, per_page: int) -> tuple[list[dict[str, Any]], bool]:
+        """:meth:`_time_page` the slow way, by sorting every record: only used when the change
+        log is not in updated_at order (a state written under a clock that ran ahead)."""
+        rows = sorted(self.table(stream).values(), key=lambda o: (epoch(o["updated_at"]), int(o["id"])))
+        rows = [o for o in rows if epoch(o["updated_at"]) >= start_time]
+        page = rows[:per_page]
+        if len(rows) > per_page:
+            cut = per_page
+            seconds_needed = 2 if epoch(page[-1]["updated_at"]) == start_time else 1
+            while cut < len(rows) and seconds_needed:
+                if epoch(rows[cut]["updated_at"]) != epoch(rows[cut - 1]["updated_at"]):
+                    seconds_needed -= 1
+                    if not seconds_needed:
+                        break
+                cut += 1
+            page = rows[:cut]
+        return page, len(page) < len(rows)
 
     @staticmethod
     def _per_page(params: httpx.QueryParams) -> int:
@@ -790,12 +956,13 @@ class FakeZendesk(FakeVendor):
         if not self.max_queued_jobs:
             return None
         now = self.now().timestamp()
-        queued = sum(
-            1
-            for job in self.state["jobs"].values()
-            if not job["reported"] and now - job["submitted"] < JOB_RUN_SECONDS
-        )
-        if queued < self.max_queued_jobs:
+        queued = self._derived().queued_jobs  # unreported jobs, oldest first
+        while queued:
+            oldest = next(iter(queued))
+            if now - queued[oldest] < JOB_RUN_SECONDS:
+                break
+            del queued[oldest]  # ran long enough to count as done
+        if len(queued) < self.max_queued_jobs:
             return None
         return self.json(
             {
@@ -818,12 +985,9 @@ class FakeZendesk(FakeVendor):
             "message": None,
             "results": None,
         }
-        self.state["jobs"][job_id] = {
-            "status": status,
-            "results": results,
-            "submitted": self.now().timestamp(),
-            "reported": False,
-        }
+        submitted = self.now().timestamp()
+        self.state["jobs"][job_id] = {"status": status, "results": results, "submitted": submitted, "reported": False}
+        self._derived().queued_jobs[job_id] = submitted
         self.mutated()
         return self.json({"job_status": status})
 
@@ -831,6 +995,7 @@ class FakeZendesk(FakeVendor):
         job = self.state["jobs"][job_id]
         if not job["reported"]:
             job["reported"] = True
+            self._derived().queued_jobs.pop(job_id, None)
             job["status"].update(
                 status="completed",
                 progress=len(job["results"]),
@@ -973,6 +1138,129 @@ def _index_keys(stream: str, record: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
+def _reindex(
+    index: dict[str, dict[str, str]],
+    stream: str,
+    old: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    rid: str | None = None,
+) -> None:
+    """Move a record's index keys from its ``old`` version to its ``new`` one (either None)."""
+    if old is not None:
+        rid = rid or str(old["id"])
+        for name, key in _index_keys(stream, old):
+            bucket = index[name]
+            if bucket.get(key) == rid:
+                del bucket[key]
+    if new is None:
+        return
+    rid = rid or str(new["id"])
+    if stream == "users":  # _index_keys, inlined for seeding
+        if new.get("active", True):
+            email = new.get("email")
+            if email:
+                index["email"][_norm(email)] = rid
+            external_id = new.get("external_id")
+            if external_id:
+                index["external_id"][str(external_id)] = rid
+        return
+    for name, key in _index_keys(stream, new):
+        index[name][key] = rid
+
+
+def _cached_epoch(cache: dict[str, int], value: Any) -> int:
+    if not isinstance(value, str):
+        return epoch(value)
+    found = cache.get(value)
+    if found is None:
+        if len(cache) >= 100_000:
+            cache.clear()
+        found = cache[value] = epoch(value)
+    return found
+
+
+class _Log:
+    """One stream's changes, in change order: parallel lists of the change number, the record id
+    and its ``updated_at`` in epoch seconds, appended to by every write.
+
+    A record changed again leaves its older entry behind, superseded (its change number no
+    longer matches the record's in ``state["changes"]``): readers skip those, and the log is
+    compacted once they are the majority. Every write stamps ``updated_at`` with the fake's
+    clock, which never goes backwards, so the log is in ``updated_at`` order too
+    (``in_time_order``) and the exports can seek a ``start_time`` in it; a state saved by a
+    process whose clock ran ahead can break that, and the exports then fall back to scanning.
+    """
+
+    __slots__ = ("ids", "in_time_order", "last_time", "seqs", "stale", "times")
+
+    def __init__(self, seqs: Iterable[int], ids: list[str], times: Iterable[int]) -> None:
+        self._reset(seqs, ids, times)
+        # (FakeZendesk._store appends to the three sequences itself and keeps the rest up to date.)
+
+    def _reset(self, seqs: Iterable[int], ids: list[str], times: Iterable[int]) -> None:
+        # Numbers in arrays: compact, and nothing for the garbage collector to walk.
+        self.seqs, self.ids, self.times = array("q", seqs), ids, array("q", times)
+        self.stale = 0
+        self.in_time_order = _ascending(self.times)
+        self.last_time = self.times[-1] if self.times else -(2**63)
+
+    def compact(self, changes: dict[str, int]) -> None:
+        """Drop the superseded entries (``changes``: id -> change number, in change order)."""
+        latest = dict(zip(self.ids, self.times, strict=True))  # the last entry of an id wins
+        ids = list(changes)
+        self._reset(changes.values(), ids, [latest[rid] for rid in ids])
+
+
+class _Derived:
+    """What the handlers look things up by, derived from the state (never persisted)."""
+
+    __slots__ = ("index", "logs", "queued_jobs", "state")
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self.state = state
+        self.index: dict[str, dict[str, str]] = {"email": {}, "external_id": {}, "org_name": {}}
+        self.logs: dict[str, _Log] = {}
+        self.queued_jobs: dict[str, float] = {}  # unreported job id -> submitted, oldest first
+
+    @classmethod
+    def build(cls, state: dict[str, Any], streams: Iterable[str]) -> _Derived:
+        mem = cls(state)
+        epochs: dict[str, int] = {}
+        for stream in streams:
+            table, changes = state["records"][stream], state["changes"][stream]
+            if any(rid not in table for rid in changes) or not _ascending(list(changes.values()), strictly=True):
+                ordered = sorted((seq, rid) for rid, seq in changes.items() if rid in table)
+                changes.clear()
+                changes.update((rid, seq) for seq, rid in ordered)
+            for rid in table:  # records without a change number (older state files): changed now
+                if rid not in changes:
+                    state["seq"] += 1
+                    changes[rid] = state["seq"]
+            times = [_cached_epoch(epochs, table[rid].get("updated_at")) for rid in changes]
+            mem.logs[stream] = _Log(list(changes.values()), list(changes), times)
+            if stream in ("users", "organizations"):
+                for rid in changes:  # in change order: the latest write of a key wins, as it did
+                    _reindex(mem.index, stream, None, table[rid])
+        unreported = [(job["submitted"], jid) for jid, job in state["jobs"].items() if not job["reported"]]
+        mem.queued_jobs.update((jid, submitted) for submitted, jid in sorted(unreported))
+        return mem
+
+
+def _ascending(values: Sequence[int], *, strictly: bool = False) -> bool:
+    if strictly:
+        return all(a < b for a, b in pairwise(values))
+    return all(a <= b for a, b in pairwise(values))
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of JSON-shaped data (what records are), much faster than ``copy.deepcopy``."""
+    if isinstance(value, dict):
+        return {k: _copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) if isinstance(v, (dict, list)) else v for v in value]
+    return value
+
+
 def _nest(fields: dict[str, Any]) -> dict[str, Any]:
     """``{"user_fields.kana": v}`` -> ``{"user_fields": {"kana": v}}`` (as ``sandbox edit`` passes)."""
     out: dict[str, Any] = {}
@@ -987,6 +1275,13 @@ def _nest(fields: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def _has_dotted(fields: dict[str, Any]) -> bool:
+    try:
+        return "." in "".join(fields)
+    except TypeError:  # a key that is not a string: let _nest say so
+        return True
 
 
 def _string_list(value: Any) -> list[str]:

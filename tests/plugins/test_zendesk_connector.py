@@ -22,6 +22,7 @@ from hub.connector import Page, Record, WriteOp, WriteResult
 from hub.errors import AuthError, ConfigError, ConnectorError, MissingSecretError, VendorError
 from hub.sandbox import Fault
 from plugins.zendesk import FakeZendesk, Zendesk, ZendeskSettings
+from plugins.zendesk.connector import _Job, _Plan
 
 TOKEN = "zd-Secret-Token-9f8e7d"
 EMAIL = "agent@example.com"
@@ -220,20 +221,28 @@ def test_organizations_time_based_read_and_resume(zd: Zendesk, fake: FakeZendesk
         seeded.append(fake.insert("organizations", {"name": f"Org {i}", "organization_fields": {"name_kana": "オーグ"}}))
         fake.advance_clock(2)
     pages = read_all(zd, "organizations")
-    assert set(ids(pages)) == set(seeded)
-    assert all(set(p.state) == {"start_time"} for p in pages)
+    assert ids(pages) == seeded  # each once, although every page starts at the last one's second
+    assert all(set(p.state) == {"start_time", "seen"} for p in pages)
     assert calls(fake, "/incremental/organizations") == len(pages)
-    done: set[str] = set()
+    done: list[str] = []
     for page in pages:
-        done |= {r.id for r in page.records}
-        resumed = set(ids(read_all(zd, "organizations", page.state)))
-        # Time-based: the boundary second may repeat (the hub dedupes), but nothing is skipped.
-        assert set(seeded) - done <= resumed
+        done += [r.id for r in page.records]
+        # The boundary second comes again from Zendesk, but the state passes over what was read.
+        assert done + ids(read_all(zd, "organizations", page.state)) == seeded
+    assert ids(read_all(zd, "organizations", pages[-1].state)) == []
     fake.advance_clock(5)
     fake.update("organizations", seeded[2], {"notes": "changed"})
     changed = [r for p in read_all(zd, "organizations", pages[-1].state) for r in p.records]
     assert seeded[2] in [r.id for r in changed]
     assert {r.id: r.data for r in changed}[seeded[2]]["notes"] == "changed"
+
+
+def test_an_organization_changed_again_in_the_last_second_read_comes_again(zd: Zendesk, fake: FakeZendesk) -> None:
+    org = fake.insert("organizations", {"name": "Same second"})
+    state = read_all(zd, "organizations")[-1].state
+    fake.update("organizations", org, {"notes": "changed"})  # most likely within that second
+    pages = read_all(zd, "organizations", state)
+    assert [(r.id, r.data["notes"]) for p in pages for r in p.records] == [(org, "changed")]
 
 
 def test_read_unknown_stream_is_a_config_error(zd: Zendesk) -> None:
@@ -288,23 +297,45 @@ def test_no_call_carries_more_than_100_records(zd: Zendesk, fake: FakeZendesk) -
 
 
 def test_write_batches_submits_first_then_polls_together(zd: Zendesk, fake: FakeZendesk) -> None:
-    batches = [ops(20, prefix=f"b{n}-") for n in range(5)]
+    batches = [ops(60, prefix=f"b{n}-") for n in range(5)]
     before = len(fake.requests)
     results = list(zd.write_batches("users", batches))
     assert [[r.key for r in batch] for batch in results] == [[op.key for op in batch] for batch in batches]
     assert all(r.status == "created" for batch in results for r in batch)
     submits = calls(fake, "create_or_update_many", "POST")
     polls = calls(fake, SHOW_MANY)
-    assert submits == 5 and polls >= 1
-    assert len(fake.requests) - before == submits + polls <= len(batches) + 2
+    assert submits == 3 and polls == 1  # 300 records in calls of 100, filled across batches
+    assert len(fake.requests) - before == submits + polls
     assert calls(fake, "/job_statuses/", "GET") == polls  # never one call per job
+
+
+def test_write_batches_fill_each_call_across_batches_and_kinds(zd: Zendesk, fake: FakeZendesk) -> None:
+    known = [r.target_id for r in zd.write("users", ops(90, prefix="old-"))]
+    before = len(fake.requests)
+    # Ten batches of nine updates and one create: one call per kind, not two per batch.
+    batches = [
+        [WriteOp(f"old-{i}", known[i], {"notes": f"batch {n}"}) for i in range(9 * n, 9 * n + 9)]
+        + [WriteOp(f"new-{n}", None, {"name": f"New {n}", "email": f"new-{n}@example.com"})]
+        for n in range(10)
+    ]
+    results = list(zd.write_batches("users", batches))
+    assert [[(r.key, r.status) for r in batch] for batch in results] == [
+        [(op.key, "updated" if op.target_id else "created") for op in batch] for batch in batches
+    ]
+    assert [r.target_id for batch in results for r in batch[:9]] == known
+    assert fake.table("users")[known[89]]["notes"] == "batch 9"  # type: ignore[index]
+    sent = [(m, p) for m, p, _ in fake.requests[before:]]
+    assert sorted(sent) == sorted([("PUT", "/api/v2/users/update_many.json"),
+                                   ("POST", "/api/v2/users/create_or_update_many.json"), ("GET", SHOW_MANY)])
 
 
 def test_write_batches_keeps_at_most_30_jobs_in_flight(fake: FakeZendesk, sleeps: list[float]) -> None:
     limited = FakeZendesk(token=TOKEN, max_queued_jobs=30)
     with make(limited) as connector:
-        results = list(connector.write_batches("users", [ops(1, start=n) for n in range(35)]))
-    assert len(results) == 35 and all(r[0].status == "created" for r in results)
+        batches = [ops(100, start=100 * n) for n in range(35)]
+        results = list(connector.write_batches("users", batches))
+    assert [[r.key for r in batch] for batch in results] == [[op.key for op in batch] for batch in batches]
+    assert all(r.status == "created" for batch in results for r in batch)
     assert not [r for r in limited.requests if r[2] == 429]
     assert calls(limited, SHOW_MANY) == 2
 
@@ -402,7 +433,7 @@ def test_incremental_budget_applies_to_exports_only(fake: FakeZendesk, sleeps: l
         assert budget is not None and budget.waited > 0 and sleeps
         waited, slept = budget.waited, len(sleeps)
         connector.write("users", ops(3))
-        assert budget.waited == waited and len(sleeps) == slept + 1  # the one job-poll wait
+        assert budget.waited == waited and len(sleeps) == slept  # and the job, done at once, is not waited for
     with make(fake, incremental_rpm=0) as unlimited:
         assert unlimited.incremental_budget is None
 
@@ -461,3 +492,58 @@ def test_fake_served_over_real_http(fake: FakeZendesk, served: str, sleeps: list
         pages = read_all(connector, "users")
     assert ids(pages) == [r.target_id for r in created]
     assert any(p == SHOW_MANY for _, p, _ in fake.requests)
+
+
+# -- request counts and waits --------------------------------------------------------------------
+@pytest.mark.parametrize(("users", "page_size", "requests"), [(2500, 1000, 3), (2000, 1000, 2), (0, 1000, 1)])
+def test_a_full_read_makes_one_export_request_per_page(
+    fake: FakeZendesk, no_sleep: list[float], users: int, page_size: int, requests: int
+) -> None:
+    for i in range(users):
+        fake.insert("users", {"name": f"U{i}", "email": f"u{i}@example.com"})
+    with make(fake, page_size=page_size) as connector:
+        pages = read_all(connector, "users")
+    # ceil(users / page_size): a full last page already says end_of_stream, so no empty page
+    # follows; only an empty account takes one request to learn that it is empty.
+    assert len(fake.requests) == requests == len(pages)
+    assert len(ids(pages)) == users and no_sleep == []
+
+
+def test_sandbox_write_batches_never_sleep_when_jobs_complete_at_once(fake: FakeZendesk, no_sleep: list[float]) -> None:
+    batches = [ops(100, prefix=f"b{n}-") for n in range(35)]
+    with make(fake, job_poll_interval=1.0) as connector:  # the default interval
+        results = list(connector.write_batches("users", batches))
+    assert len(results) == 35 and {r.status for batch in results for r in batch} == {"created"}
+    assert no_sleep == []
+    # One submit per 100 records; one poll per window of 30 jobs in flight: ceil(35 / 30).
+    assert calls(fake, "create_or_update_many", "POST") == 35
+    assert calls(fake, SHOW_MANY) == 2 and len(fake.requests) == 37
+
+
+def test_unfinished_jobs_are_polled_again_after_a_wait(fake: FakeZendesk, sleeps: list[float]) -> None:
+    # The first poll finds the job still running; only then does the connector wait.
+    fake.inject(Fault(200, body={"job_statuses": []}, path_contains="show_many"))
+    with make(fake, job_poll_interval=2.0) as connector:
+        results = connector.write("users", ops(3))
+    assert [r.status for r in results] == ["created"] * 3
+    assert sleeps == [2.0] and calls(fake, SHOW_MANY) == 2
+
+
+def test_show_many_asks_about_at_most_100_jobs_a_call(fake: FakeZendesk, no_sleep: list[float]) -> None:
+    asked: list[int] = []
+
+    def recording(request: httpx.Request) -> httpx.Response:
+        if "show_many" in request.url.path:
+            asked.append(len(request.url.params["ids"].split(",")))
+        return fake.handle(request)
+
+    with make(fake, transport=httpx.MockTransport(recording)) as connector:
+        jobs = []
+        for n in range(150):
+            job = _Job("upsert")
+            job.add(_Plan(ops(1, start=n), [None]), 0, {"name": f"P{n}", "email": f"p{n}@example.com"})
+            connector._submit("users", job)
+            jobs.append(job)
+        connector._poll(jobs, "users")
+    assert asked == [100, 50] and all(job.status and job.status["status"] == "completed" for job in jobs)
+    assert no_sleep == []

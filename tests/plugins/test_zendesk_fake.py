@@ -378,3 +378,185 @@ def test_job_limit_counts_queued_jobs() -> None:
         assert refused.status_code == 429 and refused.json()["error"] == "TooManyJobs"
         c.get("/api/v2/job_statuses/show_many.json", params={"ids": ",".join(ids)})
         assert c.post("/api/v2/users/create_or_update_many.json", json=body).status_code == 200
+
+
+# -- scale: a request costs what it returns, not the size of the account --------------------------
+class CountingTable(dict):  # type: ignore[type-arg]
+    """A record table that counts how many records the handlers look at."""
+
+    touched = 0
+
+    def __getitem__(self, key: str) -> Any:
+        self.touched += 1
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.touched += 1
+        return super().get(key, default)
+
+    def values(self) -> Any:
+        self.touched += len(self)
+        return super().values()
+
+    def items(self) -> Any:
+        self.touched += len(self)
+        return super().items()
+
+    def __iter__(self) -> Any:
+        self.touched += len(self)
+        return super().__iter__()
+
+
+def counting(fake: FakeZendesk, stream: str) -> CountingTable:
+    table = CountingTable(fake.state["records"][stream])
+    fake.state["records"][stream] = table
+    return table
+
+
+def export_all(client: httpx.Client, stream: str, per_page: int) -> tuple[list[dict[str, Any]], int]:
+    """Every record a cursor export gives from start_time=0, and the number of requests."""
+    url = f"/api/v2/incremental/{stream}/cursor.json"
+    body = client.get(url, params={"start_time": 0, "per_page": per_page}).json()
+    seen, requests = list(body[stream]), 1
+    while not body["end_of_stream"]:
+        body = client.get(url, params={"cursor": body["after_cursor"], "per_page": per_page}).json()
+        seen += body[stream]
+        requests += 1
+    return seen, requests
+
+
+def test_cursor_export_paging_is_linear_not_quadratic(fake: FakeZendesk, client: httpx.Client) -> None:
+    n, per_page = 10_000, 250
+    for i in range(n):
+        fake.insert("users", {"name": f"U{i}", "email": f"u{i}@example.com"})
+    table = counting(fake, "users")
+    seen, requests = export_all(client, "users", per_page)
+    assert len(seen) == n and requests == n // per_page  # the last full page says end_of_stream
+    # Each record is looked at once (plus one look-ahead a page): scanning from the start for
+    # every page would look at n * requests / 2 = 200,000.
+    assert table.touched <= n + 2 * requests
+    # Records changed again leave superseded log entries behind: stepped over, not rescanned.
+    changed = [str(u["id"]) for u in seen[::2]]
+    for rid in changed:
+        fake.update("users", rid, {"notes": "again"})
+    table.touched = 0
+    again, _ = export_all(client, "users", per_page)
+    assert [str(u["id"]) for u in again] == [str(u["id"]) for u in seen[1::2]] + changed
+    assert table.touched <= n + 2 * n // per_page
+    # A cursor deep into the log costs one page, not the records before it.
+    table.touched = 0
+    deep = client.get("/api/v2/incremental/users/cursor.json", params={"start_time": 0, "per_page": 1}).json()
+    tail = client.get("/api/v2/incremental/users/cursor.json", params={"cursor": deep["after_cursor"], "per_page": 1})
+    assert tail.json()["users"][0]["id"] == again[1]["id"] and table.touched <= 6
+
+
+def test_organization_export_paging_is_linear_not_quadratic(fake: FakeZendesk, client: httpx.Client) -> None:
+    n = 3_000
+    for i in range(n):
+        fake.insert("organizations", {"name": f"Org {i}"})
+        if i % 100 == 99:
+            fake.advance_clock(1)
+    table = counting(fake, "organizations")
+    start_time, seen, requests = 0, set(), 0
+    while True:
+        params = {"start_time": start_time, "per_page": 100}
+        body = client.get("/api/v2/incremental/organizations.json", params=params).json()
+        seen |= {o["id"] for o in body["organizations"]}
+        requests += 1
+        if body["end_of_stream"]:
+            break
+        start_time = body["end_time"]
+    assert len(seen) == n
+    # Sorting every organization for each page would look at n * requests (about 90,000).
+    assert table.touched <= 2 * n + 2 * requests * 100
+
+
+def test_bulk_writes_and_jobs_look_up_by_index(fake: FakeZendesk, client: httpx.Client) -> None:
+    for i in range(5_000):
+        fake.insert("users", {"name": f"U{i}", "email": f"u{i}@example.com", "external_id": f"e{i}"})
+    table = counting(fake, "users")
+    job = finish(client, client.post("/api/v2/users/create_or_update_many.json", json={"users": [
+        {"name": "By email", "email": "U17@Example.com"}, {"name": "By external id", "external_id": "e4321"},
+        {"name": "New", "email": "new@example.com"}]}))
+    assert [r["status"] for r in job["results"]] == ["Updated", "Updated", "Created"]
+    assert [r["id"] for r in job["results"][:2]] == [10018, 14322]
+    updated = finish(client, client.put("/api/v2/users/update_many.json", json={"users": [
+        {"id": 10001 + i, "notes": "n"} for i in range(0, 5_000, 50)]}))
+    assert {r["status"] for r in updated["results"]} == {"Updated"}
+    assert table.touched < 1_000  # a few looks per record written, none per record stored
+
+
+def test_export_order_survives_updates_deletes_compaction_and_reloads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import random
+
+    monkeypatch.setattr(fake_module, "COMPACT_MIN_STALE", 8)  # compact often
+    rng = random.Random(7)
+    path = tmp_path / "zendesk.json"
+    fake = FakeZendesk(state_path=path)
+    orgs: list[str] = []
+    users: list[str] = []
+    for step in range(600):
+        roll = rng.random()
+        if roll < 0.3 or not users:
+            users.append(fake.insert("users", {"name": f"U{step}", "email": f"u{step}@example.com"}))
+        elif roll < 0.45:
+            orgs.append(fake.insert("organizations", {"name": f"O{step}"}))
+        elif roll < 0.8:
+            fake.update("users", rng.choice(users), {"notes": f"n{step}"})
+        elif roll < 0.9 and orgs:
+            fake.update("organizations", rng.choice(orgs), {"notes": f"n{step}"})
+        else:
+            fake.delete("users", rng.choice(users))
+        if rng.random() < 0.1:
+            fake.advance_clock(1)
+    fake.save()
+
+    def check(fake: FakeZendesk) -> None:
+        changes = fake.state["changes"]["users"]
+        expected = sorted(changes, key=changes.__getitem__)  # the order of the last changes
+        with httpx.Client(base_url=fake.base_url, transport=fake.transport(), auth=(f"{EMAIL}/token", fake.token)) as c:
+            for per_page in (1, 7, 1000):
+                seen, _ = export_all(c, "users", per_page)
+                assert [str(u["id"]) for u in seen] == expected
+            for start_time in sorted({epoch(o["updated_at"]) for o in fake.table("organizations").values()}):
+                for per_page in (1, 3, 50):
+                    fast = fake._time_page("organizations", start_time, per_page)
+                    assert fast == fake._time_page_sorted("organizations", start_time, per_page)
+            since = sorted({epoch(u["updated_at"]) for u in fake.table("users").values()})
+            middle = since[len(since) // 2]
+            params = {"start_time": middle, "per_page": 1000}
+            body = c.get("/api/v2/incremental/users/cursor.json", params=params).json()
+            assert [str(u["id"]) for u in body["users"]] == [
+                rid for rid in expected if epoch(fake.table("users")[rid]["updated_at"]) >= middle
+            ]
+
+    check(fake)
+    reloaded = FakeZendesk(state_path=path)
+    check(reloaded)
+    # The indexes are rebuilt on load: an address already in use is matched, not duplicated.
+    live = next(u for u in reloaded.table("users").values() if u["active"])
+    with httpx.Client(base_url=reloaded.base_url, transport=reloaded.transport(),
+                      auth=(f"{EMAIL}/token", reloaded.token)) as c:
+        job = finish(c, c.post("/api/v2/users/create_or_update_many.json",
+                               json={"users": [{"name": "Same", "email": live["email"].upper()}]}))
+    assert job["results"][0] == {"id": live["id"], "status": "Updated", "email": live["email"].upper(),
+                                 "external_id": None}
+
+
+def test_a_state_saved_under_a_clock_that_ran_ahead_still_exports_correctly(tmp_path: Path) -> None:
+    path = tmp_path / "zendesk.json"
+    ahead = FakeZendesk(state_path=path)
+    ahead.advance_clock(3600)
+    early = [ahead.insert("organizations", {"name": f"Ahead {i}"}) for i in range(3)]
+    ahead.save()
+    fake = FakeZendesk(state_path=path)  # its clock is an hour behind the records
+    late = [fake.insert("organizations", {"name": f"Now {i}"}) for i in range(3)]
+    assert not fake._derived().logs["organizations"].in_time_order
+    with httpx.Client(base_url=fake.base_url, transport=fake.transport(), auth=(f"{EMAIL}/token", fake.token)) as c:
+        body = c.get("/api/v2/incremental/organizations.json", params={"start_time": 0, "per_page": 10}).json()
+        assert [str(o["id"]) for o in body["organizations"]] == late + early
+        since = epoch(fake.table("organizations")[early[0]]["updated_at"])
+        orgs = c.get("/api/v2/incremental/organizations.json", params={"start_time": since}).json()
+        assert [str(o["id"]) for o in orgs["organizations"]] == early
