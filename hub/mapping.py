@@ -45,8 +45,12 @@ def make_ref(connector: str, stream: str, vendor_id: Any) -> str:
 
 
 def parse_ref(value: str) -> tuple[str, str, str] | None:
+    """``(connector, stream, id)`` of a reference, or ``("", kind, value)`` for an identity one."""
     if not isinstance(value, str) or not value.startswith(REF_PREFIX):
         return None
+    if value.startswith(REF_PREFIX * 2):
+        kind, _, ident = value[2:].partition(":")
+        return "", kind, ident
     connector, stream, vendor_id = value[1:].split(":", 2)
     return connector, stream, vendor_id
 
@@ -71,6 +75,7 @@ class FieldMap:
     transforms: list[tuple[Transform, Any]]
     ref: str | None
     line: int
+    ref_by: str | None = None  # link to the person holding this identifier (e.g. an email)
 
     def __post_init__(self) -> None:
         # plain names skip the path machinery on the hot path
@@ -139,6 +144,8 @@ class Mapping:
                 continue
             if fm.ref:
                 value = make_ref(name, fm.ref, value)
+            elif fm.ref_by:
+                value = f"{REF_PREFIX}{REF_PREFIX}{fm.ref_by}:{value}"
             if fm.plain_canonical:
                 out[fm.canonical[0]] = value
             else:
@@ -399,9 +406,9 @@ def _field(
     if not isinstance(fdef, dict) or "field" not in fdef or "canonical" not in fdef:
         issues.append(Issue(file, line, "each field needs 'field' (vendor) and 'canonical'"))
         return None
-    unknown_keys = set(fdef) - {"field", "canonical", "direction", "transform", "ref", "__line__"}
+    unknown_keys = set(fdef) - {"field", "canonical", "direction", "transform", "ref", "ref_by", "__line__"}
     if unknown_keys:
-        issues.append(Issue(file, line, f"unknown key(s) {', '.join(sorted(unknown_keys))} (allowed: field, canonical, direction, transform, ref)"))
+        issues.append(Issue(file, line, f"unknown key(s) {', '.join(sorted(unknown_keys))} (allowed: field, canonical, direction, transform, ref, ref_by)"))
     canonical = fdef["canonical"]
     canonical = tuple(canonical) if isinstance(canonical, list) else (canonical,)
     ok = True
@@ -438,9 +445,17 @@ def _field(
     if ref and known_streams is not None and ref not in known_streams:
         issues.append(Issue(file, line, f"field {fdef['field']!r}: ref to unknown stream {ref!r}"))
         ok = False
+    ref_by = fdef.get("ref_by")
+    if ref_by is not None:
+        if ref_by not in ("email", "phone"):
+            issues.append(Issue(file, line, f"field {fdef['field']!r}: ref_by must be email or phone, not {ref_by!r}"))
+            ok = False
+        if direction != "in":
+            issues.append(Issue(file, line, f"field {fdef['field']!r}: a ref_by link is read-only; add 'direction: in'"))
+            ok = False
     if not ok:
         return None
-    return FieldMap(str(fdef["field"]), canonical, direction, chain, ref, line)
+    return FieldMap(str(fdef["field"]), canonical, direction, chain, ref, line, ref_by)
 
 
 def mapping_dirs(workspace: Path | None, plugin_dirs: Iterable[Path]) -> list[Path]:

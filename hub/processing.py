@@ -502,7 +502,11 @@ def _track_retractions(row: Row, canonical: dict[str, Any], echo: set[str], enti
 
 
 def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
-    """``@connector:stream:id`` -> entity id, for references whose target is linked."""
+    """Reference placeholders -> entity ids, for those whose target is known.
+
+    ``@connector:stream:id`` names a source record; ``@@email:x`` names the person holding an
+    identifier (a guest commenter known elsewhere by their email).
+    """
     by_cs: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
     for ref in refs:
         parsed = parse_ref(ref)
@@ -511,12 +515,19 @@ def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for (connector, stream), ids in by_cs.items():
         for part in _chunks(sorted(ids)):
-            q = (
-                select(SourceRecord.source_id, Link.entity_id, Entity.merged_into)
-                .join(Link, Link.source_record_id == SourceRecord.id)
-                .join(Entity, Entity.id == Link.entity_id)
-                .where(SourceRecord.connector == connector, SourceRecord.stream == stream, SourceRecord.source_id.in_(part))
-            )
+            if not connector:  # an identity reference: stream is the identifier kind
+                q = (
+                    select(Identifier.value, Identifier.entity_id, Entity.merged_into)
+                    .join(Entity, Entity.id == Identifier.entity_id)
+                    .where(Identifier.entity_type == "person", Identifier.kind == stream, Identifier.value.in_(part))
+                )
+            else:
+                q = (
+                    select(SourceRecord.source_id, Link.entity_id, Entity.merged_into)
+                    .join(Link, Link.source_record_id == SourceRecord.id)
+                    .join(Entity, Entity.id == Link.entity_id)
+                    .where(SourceRecord.connector == connector, SourceRecord.stream == stream, SourceRecord.source_id.in_(part))
+                )
             for sid, eid, merged in session.execute(q):
                 out[ids[sid]] = _final(session, merged) if merged else eid
     return out

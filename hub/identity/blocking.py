@@ -1,25 +1,28 @@
 """Candidate pairs: records that share a blocking key, or sit close in name order.
 
-Several keys, so that a typo in one field does not lose a pair: kana/romaji surname + given
-initial, given name + surname initial, the joined name, e-mail local part, phone, postal code +
-surname, organisation + surname, birth date + an initial, national id; and a sorted
-neighbourhood over names. A key shared by more than ``max_block`` records (佐藤 alone, a
-switchboard number) yields no pairs: the other keys must find those.
+Several keys, so that a typo in one field does not lose a pair: surname + given initial (and the
+reverse) in every script, name prefixes, the joined name, e-mail local part, phone, postal code
++ a name, street + house number, organisation or corporate domain + surname, birth date + an
+initial, national id and its one-deletion variants; and a sorted neighbourhood over names. A
+key shared by more than ``max_block`` records (佐藤 alone, a switchboard number) yields no
+pairs: the other keys must find those.
 
-Which pairs are candidates is a function of the set of records only — never of the order they
-arrived in — so the incremental index finds the same pairs as a batch run.
+Keys are 64-bit integers built from the table's value codes, so a million records are keyed
+with a few array operations; the incremental index keys one row with the same function.
+Which pairs are candidates is a function of the set of records only, never of their order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
-from hub.identity.features import Features
+from hub.identity.table import FeatureTable
 
 KINDS: tuple[str, ...] = ("name", "full", "local", "phone", "postal", "org", "birth", "natid")
 """Blocking-key kinds (each also names an EM session)."""
+
+SNM = "snm"
+"""The sorted-neighbourhood "kind"."""
 
 IMPLIES: dict[str, tuple[str, ...]] = {
     "name": ("family", "given"),
@@ -27,97 +30,177 @@ IMPLIES: dict[str, tuple[str, ...]] = {
     "snm": ("family", "given"),
     "local": ("email",),
     "phone": ("phone",),
-    "postal": ("postal", "family"),
+    "postal": ("address", "family", "given"),
     "org": ("org", "family"),
     "birth": ("birth", "family", "given"),
     "natid": ("natid",),
 }
 """Comparisons a key forces to agree: EM leaves them out of the session on that key's pairs."""
 
-SNM = "snm"
+_REPS = ("", "_kana", "_roma")
+_MAX_NATID_DELETIONS = 12
 
 
-def _initial(s: str) -> str:
-    return s[:1]
+def _tag(kind: str, variant: int) -> int:
+    return KINDS.index(kind) * 8 + variant
 
 
-def record_keys(f: Features) -> list[tuple[str, str]]:
-    """The (kind, key) blocking keys of one record.
+def _key(tag: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (np.int64(tag) << np.int64(56)) | (a.astype(np.int64) << np.int64(28)) | b.astype(np.int64)
 
-    Surname and given-name keys share one namespace (``name``), so that a record whose parts
-    were swapped meets the other; the birth-date keys take either initial for the same reason.
+
+def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(key, row) for every blocking key of ``rows`` (a row appears once per key it has).
+
+    The kind of a key is ``key >> 59`` (an index into :data:`KINDS`).
     """
-    keys: list[tuple[str, str]] = []
-    fams = (f.family, f.family_kana, f.family_roma)
-    givs = (f.given, f.given_kana, f.given_roma)
-    for fam, giv in zip(fams, givs):
-        if fam:
-            keys.append(("name", f"{fam}|{_initial(giv)}"))
-        if giv:
-            keys.append(("name", f"{giv}|{_initial(fam)}"))
-    if f.full:
-        keys.append(("full", f.full))
-    keys.extend(("local", e) for e in f.email_locals)
-    keys.extend(("phone", p) for p in (*f.mobiles, *f.landlines))
-    for fam in dict.fromkeys(x for x in fams if x):
-        if f.postal:
-            keys.append(("postal", f"{f.postal}|{fam}"))
-        if f.org:
-            keys.append(("org", f"{f.org}|{fam}"))
-        keys.extend(("org", f"@{d}|{fam}") for d in f.org_domains)
-    if f.birth:
-        for initial in {_initial(f.given), _initial(f.family)}:
-            keys.append(("birth", f"{f.birth}|{initial}"))
-    if f.natid:
-        keys.append(("natid", f.natid))
-        if len(f.natid) >= 6:
-            # deletion neighbourhood: one typo or transposition still shares a key
-            keys.extend(("natid", f"~{f.natid[:i]}{f.natid[i + 1 :]}") for i in range(len(f.natid)))
-    return list(dict.fromkeys(keys))
+    rows = np.asarray(rows, dtype=np.int64)
+    col = table.col
+    first = table.derive("name", "first", lambda s: s[:1])
+    pre4 = table.derive("name", "prefix4", lambda s: s[:4])
+    pre2 = table.derive("name", "prefix2", lambda s: s[:2])
+    keys: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+
+    def add(tag: int, a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> None:
+        keys.append(_key(tag, a[ok], b[ok]))
+        owners.append(rows[ok])
+
+    zero = np.zeros(len(rows), dtype=np.int64)
+    for rep in _REPS:
+        fam, giv = col("family" + rep)[rows], col("given" + rep)[rows]
+        # surname and given name share the tag, so that a swapped record meets the other
+        add(_tag("name", 0), fam, first[giv], fam != 0)
+        add(_tag("name", 0), giv, first[fam], giv != 0)
+        both = (fam != 0) & (giv != 0)
+        add(_tag("name", 1), pre4[fam], pre2[giv], both)
+        add(_tag("name", 1), pre4[giv], pre2[fam], both)
+    full = col("full")[rows]
+    add(_tag("full", 0), full, zero, full != 0)
+    for i in range(col("email_locals").shape[1]):
+        local = col("email_locals")[rows, i]
+        add(_tag("local", 0), local, zero, local != 0)
+    for name in ("mobiles", "landlines"):
+        for i in range(col(name).shape[1]):
+            phone = col(name)[rows, i]
+            add(_tag("phone", 0), phone, zero, phone != 0)
+    postal, street, house = col("postal")[rows], col("street")[rows], col("house")[rows]
+    add(_tag("postal", 0), street, house, (street != 0) & (house != 0))
+    org = col("org")[rows]
+    for rep in _REPS:
+        for part in ("family", "given"):
+            name = col(part + rep)[rows]
+            add(_tag("postal", 1), postal, name, (postal != 0) & (name != 0))
+        fam = col("family" + rep)[rows]
+        add(_tag("org", 0), org, fam, (org != 0) & (fam != 0))
+        for i in range(col("org_domains").shape[1]):
+            dom = col("org_domains")[rows, i]
+            add(_tag("org", 1), dom, fam, (dom != 0) & (fam != 0))
+    birth = col("birth")[rows]
+    for part in ("given", "family"):
+        add(_tag("birth", 0), birth, first[col(part)[rows]], birth != 0)
+    natid = col("natid")[rows]
+    add(_tag("natid", 0), natid, zero, natid != 0)
+    deletions = _deletion_hashes(table)
+    for i in range(deletions.shape[1]):
+        # deletion neighbourhood: one typo or transposition still shares a key
+        hashed = deletions[natid, i]
+        ok = hashed != 0
+        keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | hashed[ok])
+        owners.append(rows[ok])
+    key = np.concatenate(keys)
+    owner = np.concatenate(owners)
+    # the same key twice on one row (a name equal in two scripts) counts once
+    order = np.lexsort((owner, key))
+    key, owner = key[order], owner[order]
+    first = np.r_[True, (key[1:] != key[:-1]) | (owner[1:] != owner[:-1])] if len(key) else np.zeros(0, bool)
+    return key[first], owner[first]
 
 
-def snm_key(f: Features) -> str:
-    """The sort key of the sorted neighbourhood: romaji (else folded) surname, then given."""
-    family = f.family_roma or f.family
-    given = f.given_roma or f.given
-    # the smaller part first, so that a swapped record sorts beside the other
-    return "\t".join(sorted((family, given))) if family or given else ""
+def _deletion_hashes(table: FeatureTable) -> np.ndarray:
+    """Per national-id code, a 56-bit hash of the id with each one character deleted.
+
+    Ids shorter than six characters get zeros (too short for a typo to be told from another
+    id). Computed over fixed-width bytes, so a million ids take a few array operations.
+    """
+    strings = table.vocabs["natid"].strings
+    cached = table.derived.get(("natid-deletions",))
+    if cached is not None and len(cached) == len(strings):
+        return cached
+    width = _MAX_NATID_DELETIONS
+    raw = np.array([s.encode()[:width] if len(s) >= 6 else b"" for s in strings], dtype=f"S{width}")
+    chars = raw.view(np.uint8).reshape(len(strings), width).astype(np.uint64)
+    lengths = np.array([min(len(s), width) if len(s) >= 6 else 0 for s in strings])
+    out = np.zeros((len(strings), width), dtype=np.int64)
+    mask56 = np.uint64((1 << 56) - 1)
+    for i in range(width):
+        kept = np.delete(chars, i, axis=1)
+        h = np.full(len(strings), np.uint64(1469598103934665603), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(kept.shape[1]):
+                h = (h ^ kept[:, j]) * np.uint64(1099511628211)
+            h ^= np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)
+        out[:, i] = np.where(i < lengths, (h & mask56).astype(np.int64), 0)
+    # position i of a shorter id deletes nothing: that column stays 0 and is skipped
+    table.derived[("natid-deletions",)] = out
+    return out
 
 
-class KeyCollector:
-    """Blocking keys of many rows, interned as they arrive (the batch path)."""
+def kind_of_key(key: np.ndarray) -> np.ndarray:
+    """Index into :data:`KINDS` of each key."""
+    return (key >> np.int64(59)).astype(np.int64)
 
-    def __init__(self) -> None:
-        self.codes: dict[tuple[str, str], int] = {}
-        self.rows: dict[str, list[int]] = {k: [] for k in KINDS}
-        self.keys: dict[str, list[int]] = {k: [] for k in KINDS}
-        self.snm: list[tuple[str, str, int]] = []
 
-    def add(self, row: int, f: Features) -> None:
-        """Collect the keys of ``f``, stored at ``row``."""
-        codes = self.codes
-        for kk in record_keys(f):
-            code = codes.get(kk)
-            if code is None:
-                code = codes[kk] = len(codes)
-            self.rows[kk[0]].append(row)
-            self.keys[kk[0]].append(code)
-        sk = snm_key(f)
-        if sk:
-            self.snm.append((sk, f.record_id, row))
+def snm_sort_key(table: FeatureTable, row: int) -> tuple[str, str, str] | None:
+    """The sorted-neighbourhood key of one row: its name parts (smaller first), then its id.
+
+    Romaji where the record has it, else the folded text; the smaller part first, so that a
+    swapped record sorts beside the other.
+    """
+    fam = table.value("family_roma", row) or table.value("family", row)
+    giv = table.value("given_roma", row) or table.value("given", row)
+    if not (fam or giv):
+        return None
+    lo, hi = sorted((fam, giv))
+    return lo, hi, table.record_ids[row]
+
+
+def _snm_order(table: FeatureTable, rows: np.ndarray) -> np.ndarray:
+    """Rows with a name, in sorted-neighbourhood order (the order :func:`snm_sort_key` gives)."""
+    col = table.col
+    fam = np.where(col("family_roma")[rows] != 0, col("family_roma")[rows], col("family")[rows])
+    giv = np.where(col("given_roma")[rows] != 0, col("given_roma")[rows], col("given")[rows])
+    strings = table.vocabs["name"].strings
+    rank = np.empty(len(strings), dtype=np.int64)
+    rank[np.array(sorted(range(len(strings)), key=strings.__getitem__), dtype=np.int64)] = np.arange(len(strings))
+    rf, rg = rank[fam], rank[giv]
+    lo, hi = np.minimum(rf, rg), np.maximum(rf, rg)
+    keep = (fam != 0) | (giv != 0)
+    rows, lo, hi = rows[keep], lo[keep], hi[keep]
+    order = np.lexsort((hi, lo))
+    rows, lo, hi = rows[order], lo[order], hi[order]
+    # ties on the names are broken by record id, as the index's sorted list does
+    tie = np.flatnonzero((lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1]))
+    if len(tie):
+        starts = np.flatnonzero(np.r_[True, np.diff(tie) != 1])
+        for s, e in zip(tie[starts], np.r_[tie[starts[1:] - 1], tie[-1]]):
+            seg = rows[s : e + 2]
+            ids = [table.record_ids[r] for r in seg.tolist()]
+            rows[s : e + 2] = seg[np.argsort(np.array(ids, dtype=object), kind="stable")]
+    return rows
+
 
 def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of rows sharing a key, for groups of 2..max_block rows."""
-    order = np.lexsort((rows, keys))
-    keys, rows = keys[order], rows[order]
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order = np.lexsort((rows, keys))
+    keys, rows = keys[order], rows[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     ok = (sizes >= 2) & (sizes <= max_block)
     group_end = np.repeat(starts + sizes, sizes)
-    keep = np.repeat(ok, sizes)
-    pos = np.flatnonzero(keep)
+    pos = np.flatnonzero(np.repeat(ok, sizes))
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
     d = 1
@@ -130,25 +213,29 @@ def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tupl
 
 
 def candidate_pairs(
-    keys: KeyCollector, n_rows: int, max_block: int, window: int
+    table: FeatureTable, max_block: int, window: int, max_name_block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Every candidate pair once, as rows ``a < b``, and per key kind the pairs it found.
+    """Every candidate pair of live rows once, as ``a < b``, and per kind the pairs it found.
 
-    The third value maps each kind (``KINDS`` and ``"snm"``) to indices into ``a``/``b``: the
-    EM sessions learn from all pairs a kind finds, not only those no other kind found first.
+    The third value maps each kind (:data:`KINDS` and ``"snm"``) to indices into ``a``/``b``:
+    the EM sessions learn from all pairs a kind finds, not only those no other kind found first.
     """
+    rows = np.flatnonzero(table.alive[: table.n])
+    key, owner = row_keys(table, rows)
+    kind = kind_of_key(key)
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
     kinds: list[str] = []
-    for kind in KINDS:
-        if not keys.rows[kind]:
-            continue
-        a, b = _pairs_in_groups(np.array(keys.keys[kind], dtype=np.int64), np.array(keys.rows[kind], dtype=np.int64), max_block)
-        a_parts.append(a)
-        b_parts.append(b)
-        kinds.append(kind)
-    snm = sorted(keys.snm)
-    order = np.array([r for _, _, r in snm], dtype=np.int64)
+    for ki, name in enumerate(KINDS):
+        sel = kind == ki
+        if sel.any():
+            cap = max_name_block if name == "name" and max_name_block else max_block
+            a, b = _pairs_in_groups(key[sel], owner[sel], cap)
+            a_parts.append(a)
+            b_parts.append(b)
+            kinds.append(name)
+    del key, owner, kind
+    order = _snm_order(table, rows)
     if len(order) > 1:
         span = range(1, min(window, len(order)))
         a_parts.append(np.concatenate([order[:-d] for d in span]))
@@ -157,22 +244,22 @@ def candidate_pairs(
     if not a_parts:
         empty = np.zeros(0, np.int64)
         return empty, empty, {}
-    a = np.concatenate(a_parts)
-    b = np.concatenate(b_parts)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    del a, b
-    uniq, inverse = np.unique(lo * np.int64(max(n_rows, 1)) + hi, return_inverse=True)
-    del lo, hi
+    n = np.int64(max(table.n, 1))
+    pk = np.concatenate([np.minimum(a, b) * n + np.maximum(a, b) for a, b in zip(a_parts, b_parts)])
+    sizes = [len(a) for a in a_parts]
+    del a_parts, b_parts
+    order = np.argsort(pk)
+    ranked = pk[order]
+    first = np.r_[True, ranked[1:] != ranked[:-1]] if len(ranked) else np.zeros(0, bool)
+    uniq = ranked[first]
+    inverse = np.empty(len(pk), dtype=np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    del pk, order, ranked, first
     by_kind: dict[str, np.ndarray] = {}
     start = 0
-    for kind, part in zip(kinds, a_parts):
-        by_kind[kind] = np.unique(inverse[start : start + len(part)])
-        start += len(part)
-    n = np.int64(max(n_rows, 1))
+    for name, size in zip(kinds, sizes):
+        hit = np.zeros(len(uniq), dtype=bool)
+        hit[inverse[start : start + size]] = True
+        by_kind[name] = np.flatnonzero(hit)
+        start += size
     return uniq // n, uniq % n, by_kind
-
-
-def iter_kind_names() -> Iterator[str]:
-    """Kinds in the order ``candidate_pairs`` numbers them."""
-    yield from KINDS
-    yield SNM

@@ -9,7 +9,6 @@ agree exactly. String similarity (Jaro-Winkler) is computed once per distinct pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,18 +25,14 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "natid": ("null", "else", "near", "close", "exact"),
     "email": ("null", "else", "local", "exact"),
     "phone": ("null", "else", "landline", "mobile"),
-    "postal": ("null", "else", "prefix", "exact"),
-    "region": ("null", "else", "exact"),
-    "locality": ("null", "else", "jw88", "exact"),
-    "street": ("null", "else", "jw88", "jw95", "exact"),
-    "house": ("null", "else", "exact"),
+    "address": ("null", "else", "region", "partial", "street_area", "street_area_house", "exact"),
     "building": ("null", "else", "jw85", "exact"),
     "org": ("null", "else", "close", "exact"),
 }
 """Comparison -> level labels, weakest first; index 0 is null and carries no weight."""
 
 COMPARISONS: tuple[str, ...] = tuple(LEVELS)
-TF_COMPARISONS: tuple[str, ...] = ("family", "given", "postal", "locality", "street")
+TF_COMPARISONS: tuple[str, ...] = ("family", "given")
 """Comparisons whose exact level is adjusted by how common the agreed value is."""
 
 # pair flags, read by the scorer's guards
@@ -75,10 +70,15 @@ def _unique_pairs(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[
     return strings[uniq // len(strings)].tolist(), strings[uniq % len(strings)].tolist(), inverse
 
 
-def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    """Jaro-Winkler similarity of code pairs (1 for equal, 0 where a side is missing)."""
+def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    """Jaro-Winkler similarity of code pairs (1 for equal, 0 where a side is missing).
+
+    ``where`` restricts the work to some pairs (the others get 0).
+    """
     out = np.zeros(len(ca), dtype=np.float32)
     both = (ca != 0) & (cb != 0)
+    if where is not None:
+        both &= where
     out[both & (ca == cb)] = 1.0
     todo = both & (ca != cb)
     if todo.any():
@@ -123,48 +123,28 @@ def _has(x: np.ndarray) -> np.ndarray:
     return (x != 0).any(axis=1)
 
 
-def _flag(table: FeatureTable, vocab: str, name: str, fn: Callable[[str], bool]) -> np.ndarray:
-    """Code -> ``fn(value)`` as a bool array, extended as the table grows."""
-    strings = table.vocabs[vocab].strings
-    key = ("flag", vocab, name)
-    arr = table.derived.get(key, np.zeros(0, dtype=bool))
-    if len(arr) < len(strings):
-        arr = np.concatenate([arr, np.fromiter((fn(x) for x in strings[len(arr) :]), dtype=bool)])
-        table.derived[key] = arr
-    return arr
-
-
-def _derived(table: FeatureTable, vocab: str, name: str, fn: Callable[[str], object]) -> np.ndarray:
-    """Code -> code of ``fn(value)`` in a private vocabulary, extended as the table grows."""
-    strings = table.vocabs[vocab].strings
-    key = ("derived", vocab, name)
-    arr, index = table.derived.get(key, (np.zeros(0, dtype=np.int64), {}))
-    if len(arr) < len(strings):
-        extra = np.fromiter((index.setdefault(fn(x), len(index)) for x in strings[len(arr) :]), dtype=np.int64)
-        arr = np.concatenate([arr, extra])
-        table.derived[key] = (arr, index)
-    return arr
-
-
 def _name_part(
-    table: FeatureTable, a: np.ndarray, b: np.ndarray, part_a: str, part_b: str
+    table: FeatureTable, a: np.ndarray, b: np.ndarray, part_a: str, part_b: str, where: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(exact, comparable, best similarity, tf code) of a name part in every representation.
 
     Kanji never meet romaji by spelling (they are incomparable, not different); kana readings
-    and loose romaji keys meet across scripts.
+    and loose romaji keys meet across scripts. ``where`` limits the similarity work.
     """
     names = table.strings("name")
-    cjk = _flag(table, "name", "cjk", is_cjk)
+    cjk = table.flag("name", "cjk", is_cjk)
     t_a, t_b = table.col(part_a)[a], table.col(part_b)[b]
     k_a, k_b = table.col(part_a + "_kana")[a], table.col(part_b + "_kana")[b]
     r_a, r_b = table.col(part_a + "_roma")[a], table.col(part_b + "_roma")[b]
     text_ok = _both(t_a, t_b) & (cjk[t_a] == cjk[t_b])
     exact = (_eq(t_a, t_b) & text_ok) | _eq(k_a, k_b) | _eq(r_a, r_b)
     comparable = text_ok | _both(k_a, k_b) | _both(r_a, r_b)
-    sim = np.where(text_ok, _sim(names, t_a, t_b), 0.0)
-    sim = np.maximum(sim, _sim(names, k_a, k_b))
-    sim = np.maximum(sim, _sim(names, r_a, r_b))
+    todo = ~exact if where is None else ~exact & where
+    sim = _sim(names, t_a, t_b, todo & text_ok)
+    # a reading or romaji key only adds where the spelling says little
+    weak = todo & (sim < 0.95)
+    sim = np.maximum(sim, _sim(names, k_a, k_b, weak))
+    sim = np.maximum(sim, _sim(names, r_a, r_b, weak))
     sim[exact] = 1.0
     tf = np.where(_eq(t_a, t_b) & text_ok, t_a, np.where(_eq(r_a, r_b), r_a, np.where(_eq(k_a, k_b), k_a, 0)))
     return exact, comparable, sim, tf.astype(np.int32)
@@ -180,29 +160,30 @@ def _bands(sim: np.ndarray, cuts: tuple[float, ...], base: int) -> np.ndarray:
 
 def _initials(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
     """One side's given name is a single Latin letter that starts the other's."""
-    single = _flag(table, "name", "single", lambda x: len(x) == 1 and x.isascii())
-    first = _derived(table, "name", "first", lambda x: x[:1])
+    single = table.flag("name", "single", lambda x: len(x) == 1 and x.isascii())
+    first = table.derive("name", "first", lambda x: x[:1])
     return _both(ca, cb) & (single[ca] | single[cb]) & (first[ca] == first[cb])
 
 
-def _day_month_swapped(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(ca), dtype=bool)
-    todo = _both(ca, cb) & (ca != cb)
-    if todo.any():
-        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
-        hit = np.fromiter(
-            (len(x) == 8 and x[:4] + x[6:] + x[4:6] == y for x, y in zip(left, right)), dtype=bool, count=len(left)
-        )
-        out[todo] = hit[inverse]
-    return out
+def _day_month_swapped(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
+    """YYYYMMDD dates equal once day and month of one are swapped."""
+    swapped = table.derive("birth", "dm", lambda s: s[:4] + s[6:8] + s[4:6] if len(s) == 8 else "", space="dates")
+    same = table.derive("birth", "id", lambda s: s, space="dates")
+    return (swapped[ca] != 0) & (swapped[ca] == same[cb])
 
 
 def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(family level, given level, family tf code, given tf code, given-conflict flag)."""
     f_exact, f_cmp, f_sim, f_tf = _name_part(table, a, b, "family", "family")
     g_exact, g_cmp, g_sim, g_tf = _name_part(table, a, b, "given", "given")
-    cf_exact, cf_cmp, cf_sim, _ = _name_part(table, a, b, "family", "given")
-    cg_exact, cg_cmp, cg_sim, _ = _name_part(table, a, b, "given", "family")
+    # a swap can only explain a pair clearly better where the direct reading is poor
+    poor = (f_sim + g_sim) < 1.7
+    cf_exact, cf_cmp, cf_sim, _ = _name_part(table, a, b, "family", "given", poor)
+    cg_exact, cg_cmp, cg_sim, _ = _name_part(table, a, b, "given", "family", poor)
+    cf_exact &= poor
+    cg_exact &= poor
+    cf_sim[~poor] = 0.0
+    cg_sim[~poor] = 0.0
     # a swap (typos and all) is taken when it explains the pair clearly better
     swapped = (cf_cmp | cg_cmp) & ((cf_sim + cg_sim) >= (f_sim + g_sim) + 0.3)
     f_exact = np.where(swapped, cf_exact, f_exact)
@@ -227,6 +208,30 @@ def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     return fam, giv, f_code, g_code, conflict
 
 
+def _address(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One level for the whole address.
+
+    Postal code, town, street and house number move together: a person who moved disagrees
+    on all of them at once, which is one piece of evidence, not four. Scored separately they
+    would sink every record of someone who moved.
+    """
+    pa, pb = table.col("postal")[a], table.col("postal")[b]
+    la, lb = table.col("locality")[a], table.col("locality")[b]
+    sa, sb = table.col("street")[a], table.col("street")[b]
+    ha, hb = table.col("house")[a], table.col("house")[b]
+    ra, rb = table.col("region")[a], table.col("region")[b]
+    area = _eq(pa, pb) | (_sim(table.strings("locality"), la, lb) >= 0.88)
+    street = _sim(table.strings("street"), sa, sb) >= 0.88
+    known = _both(pa, pb) | _both(la, lb) | _both(sa, sb)
+    lvl = np.where(known | _both(ra, rb), 1, 0).astype(np.int8)
+    lvl[_eq(ra, rb) & ~area & ~street] = 2
+    lvl[area ^ street] = 3
+    lvl[area & street] = 4
+    lvl[area & street & _eq(ha, hb)] = 5
+    lvl[_eq(sa, sb) & _eq(ha, hb) & _eq(pa, pb) & _eq(la, lb)] = 6
+    return lvl
+
+
 def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     """Levels of the pairs ``(a[i], b[i])`` of table rows for every comparison."""
     a = np.asarray(a, dtype=np.int64)
@@ -246,8 +251,7 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
         dist = _dist(strings, ca, cb)
         close = dist == 1
         if comp == "birth":
-            two = dist == 2  # a day/month swap is two substitutions
-            close[two] = _day_month_swapped(strings, ca[two], cb[two])
+            close |= _day_month_swapped(table, ca, cb)
         lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
         if comp == "natid":
             # two random ids of seven or more digits are rarely within two edits
@@ -270,21 +274,11 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     lvl[mobile] = 3
     levels[idx["phone"]] = lvl
 
-    ca, cb = table.col("postal")[a], table.col("postal")[b]
-    prefix = _derived(table, "postal", "prefix3", lambda x: x[:3])
-    lvl = np.where(_both(ca, cb), 1, 0).astype(np.int8)
-    lvl[_both(ca, cb) & (prefix[ca] == prefix[cb])] = 2
+    levels[idx["address"]] = _address(table, a, b)
+    ca, cb = table.col("building")[a], table.col("building")[b]
+    lvl = np.where(_both(ca, cb), _bands(_sim(table.strings("building"), ca, cb), (0.85,), 1), 0).astype(np.int8)
     lvl[_eq(ca, cb)] = 3
-    levels[idx["postal"]] = lvl
-    tf["postal"] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
-    for comp, cuts in (("region", ()), ("locality", (0.88,)), ("street", (0.88, 0.95)), ("house", ()), ("building", (0.85,))):
-        ca, cb = table.col(comp)[a], table.col(comp)[b]
-        sim = _sim(table.strings(comp), ca, cb) if cuts else np.zeros(n, dtype=np.float32)
-        lvl = np.where(_both(ca, cb), _bands(sim, cuts, 1), 0).astype(np.int8)
-        lvl[_eq(ca, cb)] = len(LEVELS[comp]) - 1
-        levels[idx[comp]] = lvl
-        if comp in TF_COMPARISONS:
-            tf[comp] = np.where(_eq(ca, cb), ca, 0).astype(np.int32)
+    levels[idx["building"]] = lvl
 
     # organisation: the name without its legal form, or a shared corporate domain
     oa, ob = table.col("org")[a], table.col("org")[b]

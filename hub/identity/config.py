@@ -30,7 +30,9 @@ class ResolverConfig:
         max_identifier_group: More records than this sharing one identifier value make it a
             shared value (a test address, a switchboard), not an identifier.
         max_block: Blocking keys shared by more records than this produce no candidate pairs
-            (a common surname alone is no block).
+            (a switchboard number is no block).
+        max_name_block: The same limit for name keys (surname + initial): common names make
+            big blocks of strangers, and the other keys find their matches.
         window: Sorted-neighbourhood window on names (pairs at most ``window - 1`` apart).
         em_max_pairs: Candidate pairs sampled per EM session.
         u_sample_pairs: Random pairs sampled to estimate ``u`` (non-match agreement rates).
@@ -47,9 +49,10 @@ class ResolverConfig:
     blocklist: frozenset[str] = field(default_factory=frozenset)
     max_identifier_group: int = 50
     max_block: int = 60
+    max_name_block: int = 20
     window: int = 4
     em_max_pairs: int = 400_000
-    u_sample_pairs: int = 500_000
+    u_sample_pairs: int = 300_000
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from hub.identity.compare import COMPARISONS, GIVEN_CONFLICT, LEVELS, MOBILE, PERSONAL, TF_COMPARISONS, PairLevels
 from hub.identity.table import SINGLE, FeatureTable
 
-TF_VOCAB: dict[str, str] = {"family": "name", "given": "name", "postal": "postal", "locality": "locality", "street": "street"}
+TF_VOCAB: dict[str, str] = {"family": "name", "given": "name"}
 _TF_MAX_GAIN = 8.0
 """A rare value may add at most this many bits over the comparison's average exact weight."""
 

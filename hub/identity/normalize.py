@@ -236,7 +236,10 @@ def name_key(text: str) -> str:
     NFKC, honorifics dropped, variant kanji folded, hiragana and half-width kana as katakana,
     case and Latin diacritics dropped, spaces and punctuation removed.
     """
-    text = fold_variants(fold_kana(strip_honorifics(text)))
+    text = strip_honorifics(text)
+    if text.isascii():
+        return _NAME_PUNCT.sub("", text.lower())
+    text = fold_variants(fold_kana(text))
     return _NAME_PUNCT.sub("", _strip_diacritics(text.casefold()))
 
 
@@ -244,7 +247,7 @@ def name_key(text: str) -> str:
 def kana_reading(text: str) -> str | None:
     """The name as katakana when it is written in kana only (a reading), else None."""
     key = name_key(text)
-    return key if key and _KATAKANA.match(key) else None
+    return key if key and not key.isascii() and _KATAKANA.match(key) else None
 
 
 # Romaji: Hepburn, Kunrei and the passport spellings (Satoh, Ohno) meet in one loose key.
@@ -289,6 +292,8 @@ def romaji_key(text: str) -> str | None:
     key = name_key(text)
     if not key:
         return None
+    if key.isascii():
+        return _loosen(key) if key.isalpha() and _ROMAJI.match(key) else None
     if _KATAKANA.match(key):
         return _loosen(jaconv.kata2alphabet(key.replace("ー", ""))) or None
     if key.isascii() and key.isalpha() and _ROMAJI.match(key.replace("'", "")):
@@ -443,20 +448,28 @@ def _kanji_number(match: re.Match[str]) -> str:
 @lru_cache(maxsize=_CACHE)
 def fold_street(text: str) -> str:
     """A street line in one form: 1丁目2番地3号, 一丁目2-3 and １－２－３ all become ``1-2-3``."""
-    text = nfkc(text)
-    text = _KANJI_NUMBER.sub(_kanji_number, text)
-    text = _UNITS.sub("-", text)
+    if text.isascii():
+        text = text.strip()
+    else:
+        text = nfkc(text)
+        text = _KANJI_NUMBER.sub(_kanji_number, text)
+        text = _UNITS.sub("-", text)
     text = _HYPHENS.sub("-", text)
     text = re.sub(r"-{2,}", "-", text).strip("- ")
     return _SPACES.sub(" ", _strip_diacritics(text.casefold()))
 
 
 _NUMBERS = re.compile(r"\d+(?:-\d+)*")
+_DIGITS = re.compile(r"\d+")
+_NOT_LETTER = re.compile(r"[^a-z]+")
 
 
 @lru_cache(maxsize=_CACHE)
 def split_street(text: str) -> tuple[str, str]:
     """(name part, number part) of a folded street: ``本町1-2-3`` → (``本町``, ``1-2-3``)."""
+    if text.isascii():
+        low = text.lower()
+        return _NOT_LETTER.sub("", low), "-".join(_DIGITS.findall(low))
     folded = fold_street(text)
     numbers = "-".join(_NUMBERS.findall(folded))
     name = _NAME_PUNCT.sub("", _NUMBERS.sub(" ", folded))

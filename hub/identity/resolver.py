@@ -8,14 +8,16 @@ it was made: :meth:`Result.explain` gives the identifier and rule, or the per-fi
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from hub.identity.blocking import KeyCollector, candidate_pairs
+from hub.identity.blocking import candidate_pairs
 from hub.identity.cluster import TIER_DETERMINISTIC, TIER_MANUAL, TIER_PROBABILISTIC, Edge, assign_ids, cluster
+from hub.identity.columns import table_from_columns
 from hub.identity.compare import GIVEN_CONFLICT, PERSONAL, PairLevels, compare
 from hub.identity.config import ResolverConfig
 from hub.identity.deterministic import DetLink, checked_pairs, groups_of, incompatible_pairs, link
@@ -117,17 +119,10 @@ class Result:
         return out
 
 
-def _rows_of(records: Iterable[Mapping[str, Any]], config: ResolverConfig) -> tuple[FeatureTable, KeyCollector]:
+def _table_of(records: Iterable[Mapping[str, Any]], config: ResolverConfig) -> FeatureTable:
     table = FeatureTable()
-    keys = KeyCollector()
     seen: set[str] = set()
     batch: list[Features] = []
-
-    def flush() -> None:
-        for row, feats in zip(table.extend(batch), batch):
-            keys.add(row, feats)
-        batch.clear()
-
     for record in records:
         feats = extract(record, config)
         if feats.record_id in seen:
@@ -135,9 +130,10 @@ def _rows_of(records: Iterable[Mapping[str, Any]], config: ResolverConfig) -> tu
         seen.add(feats.record_id)
         batch.append(feats)
         if len(batch) >= 65536:
-            flush()
-    flush()
-    return table, keys
+            table.extend(batch)
+            batch.clear()
+    table.extend(batch)
+    return table
 
 
 def compare_chunked(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
@@ -176,14 +172,47 @@ def resolve(
     Returns:
         The :class:`Result`.
     """
-    import time
-
     config = config or ResolverConfig()
     t0 = time.perf_counter()
-    table, keys = _rows_of(records, config)
+    table = _table_of(records, config)
+    return resolve_table(
+        table, config, model=model, previous=previous, must_link=must_link, cannot_link=cannot_link, started=t0
+    )
+
+
+def resolve_columns(
+    columns: Mapping[str, Sequence[Any]],
+    config: ResolverConfig | None = None,
+    *,
+    model: MatchModel | None = None,
+    previous: Mapping[str, str] | None = None,
+    must_link: Sequence[tuple[str, str]] = (),
+    cannot_link: Sequence[tuple[str, str]] = (),
+) -> Result:
+    """:func:`resolve` for flat columns (see :mod:`hub.identity.columns`): the fast path for
+    files and frames, normalising each distinct value once."""
+    config = config or ResolverConfig()
+    t0 = time.perf_counter()
+    table = table_from_columns(columns, config)
+    return resolve_table(
+        table, config, model=model, previous=previous, must_link=must_link, cannot_link=cannot_link, started=t0
+    )
+
+
+def resolve_table(
+    table: FeatureTable,
+    config: ResolverConfig,
+    *,
+    model: MatchModel | None = None,
+    previous: Mapping[str, str] | None = None,
+    must_link: Sequence[tuple[str, str]] = (),
+    cannot_link: Sequence[tuple[str, str]] = (),
+    started: float | None = None,
+) -> Result:
+    """Resolve the records already in ``table`` (the core of :func:`resolve`)."""
+    t0 = started if started is not None else time.perf_counter()
     t_extract = time.perf_counter()
-    a, b, by_kind = candidate_pairs(keys, table.n, config.max_block, config.window)
-    del keys
+    a, b, by_kind = candidate_pairs(table, config.max_block, config.window, config.max_name_block)
     t_block = time.perf_counter()
     pl = compare_chunked(table, a, b)
     t_compare = time.perf_counter()

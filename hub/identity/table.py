@@ -8,8 +8,8 @@ representation, which is why they score a pair identically.
 
 from __future__ import annotations
 
-from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,15 @@ class Vocab:
 
     def __len__(self) -> int:
         return len(self.strings)
+
+    def encode(self, values: list[str]) -> np.ndarray:
+        """Codes of many values at once, new ones assigned in order of first sight."""
+        codes = self.codes
+        for value in dict.fromkeys(values):
+            if value not in codes:
+                codes[value] = len(self.strings)
+                self.strings.append(value)
+        return np.fromiter(map(codes.__getitem__, values), dtype=np.int32, count=len(values))
 
     def array(self) -> np.ndarray:
         """The strings as an object array, indexable by code arrays."""
@@ -116,30 +125,30 @@ class FeatureTable:
         self._strings.clear()
         return row
 
-    def extend(self, feats: Iterable[Features]) -> list[int]:
-        """Append many records through plain buffers (the batch path); returns their rows."""
-        single = {c: array("i") for c in SINGLE}
-        multi = {c: array("i") for c in MULTI}
-        codes = {c: self.vocabs[v].code for c, v in SINGLE.items()}
-        mcodes = {c: (self.vocabs[v].code, w) for c, (v, w) in MULTI.items()}
-        start = self.n
-        for f in feats:
-            for col, code in codes.items():
-                single[col].append(code(getattr(f, col)))
-            for col, (code, width) in mcodes.items():
-                values = getattr(f, col)
-                buf = multi[col]
-                for i in range(width):
-                    buf.append(code(values[i]) if i < len(values) else 0)
-            self.record_ids.append(f.record_id)
-            self.identifiers.append(f.identifiers)
-        added = len(self.record_ids) - start
+    def extend(self, feats: Sequence[Features]) -> list[int]:
+        """Append many records at once (the batch path); returns their rows."""
+        fields = {c: list(map(attrgetter(c), feats)) for c in (*SINGLE, *MULTI)}
+        return self.extend_columns(fields, [f.record_id for f in feats], [f.identifiers for f in feats])
+
+    def extend_columns(
+        self, fields: Mapping[str, list[Any]], record_ids: list[str], identifiers: list[tuple[tuple[str, str], ...]]
+    ) -> list[int]:
+        """Append rows given column-wise: every :data:`SINGLE` and :data:`MULTI` field as a list."""
+        start, added = self.n, len(record_ids)
         self._grow(start + added)
-        for col, buf in single.items():
-            self.cols[col][start : start + added] = np.frombuffer(buf, dtype=np.int32) if added else 0
-        for col, buf in multi.items():
-            if added:
-                self.cols[col][start : start + added] = np.frombuffer(buf, dtype=np.int32).reshape(added, -1)
+        for col, vocab in SINGLE.items():
+            self.cols[col][start : start + added] = self.vocabs[vocab].encode(fields[col])
+        for col, (vocab, width) in MULTI.items():
+            values = fields[col]
+            target = self.cols[col]
+            target[start : start + added] = 0
+            if not any(map(len, values)):
+                continue
+            for i in range(width):
+                column = [v[i] if len(v) > i else "" for v in values]
+                target[start : start + added, i] = self.vocabs[vocab].encode(column)
+        self.record_ids.extend(record_ids)
+        self.identifiers.extend(identifiers)
         self.alive[start : start + added] = True
         self.n = start + added
         self._strings.clear()
@@ -159,6 +168,31 @@ class FeatureTable:
         arr = self._strings.get(vocab)
         if arr is None or len(arr) != len(self.vocabs[vocab]):
             arr = self._strings[vocab] = self.vocabs[vocab].array()
+        return arr
+
+    def flag(self, vocab: str, name: str, fn: Callable[[str], bool]) -> np.ndarray:
+        """Code -> ``fn(value)`` for one vocabulary, as a bool array kept up to date."""
+        strings = self.vocabs[vocab].strings
+        key = ("flag", vocab, name)
+        arr = self.derived.get(key, np.zeros(0, dtype=bool))
+        if len(arr) < len(strings):
+            arr = np.concatenate([arr, np.fromiter((fn(x) for x in strings[len(arr) :]), dtype=bool)])
+            self.derived[key] = arr
+        return arr
+
+    def derive(self, vocab: str, name: str, fn: Callable[[str], str], space: str | None = None) -> np.ndarray:
+        """Code -> code of ``fn(value)`` in a private vocabulary (``fn("")`` must be ``""``: 0).
+
+        Derivations naming the same ``space`` share one vocabulary, so their codes compare.
+        """
+        strings = self.vocabs[vocab].strings
+        key = ("derived", vocab, name)
+        index = self.derived.setdefault(("space", vocab, space or name), {"": 0})
+        arr = self.derived.get(key, np.zeros(0, dtype=np.int64))
+        if len(arr) < len(strings):
+            extra = np.fromiter((index.setdefault(fn(x), len(index)) for x in strings[len(arr) :]), dtype=np.int64)
+            arr = np.concatenate([arr, extra])
+            self.derived[key] = arr
         return arr
 
     def value(self, col: str, row: int) -> Any:

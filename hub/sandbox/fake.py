@@ -9,13 +9,14 @@ usable as an httpx transport (:meth:`FakeVendor.transport`) and as an ASGI app s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections import deque
 import re
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,7 +111,10 @@ class FakeVendor:
         return str(self.state["next_id"] - 1)
 
     def now(self) -> datetime:
-        """The fake's clock: wall time, never going backwards, shiftable by tests."""
+        """The fake's clock: wall time, never going backwards, shiftable (and freezable) by tests."""
+        frozen = getattr(self, "_frozen_at", None)
+        if frozen is not None:
+            return frozen
         now = datetime.now(UTC).replace(microsecond=datetime.now(UTC).microsecond // 1000 * 1000)
         now += self._clock_offset
         if now < self._last_now:
@@ -120,6 +124,25 @@ class FakeVendor:
 
     def advance_clock(self, seconds: float) -> None:
         self._clock_offset += timedelta(seconds=seconds)
+
+    @contextlib.contextmanager
+    def freeze_clock(self) -> Iterator[datetime]:
+        """Stop the clock at its current moment for the duration of the ``with`` block.
+
+        Everything written meanwhile gets one timestamp, as a vendor's bulk job gives thousands
+        of records one modification time; tests use it to check that incremental reads have no
+        gap and no duplicate at such a timestamp. The clock goes on from there afterwards (it
+        never goes backwards). Works for every fake whose timestamps come from :meth:`now`.
+        """
+        with self.lock:
+            moment = self.now()
+            self._frozen_at: datetime | None = moment
+        try:
+            yield moment
+        finally:
+            with self.lock:
+                self._frozen_at = None
+                self._last_now = max(self._last_now, moment)
 
     def save(self) -> None:
         """Persist the state atomically (a killed process leaves the old or the new file)."""
