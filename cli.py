@@ -543,6 +543,25 @@ def serve(obj: Ctx, as_json: bool) -> None:
     click.echo(f"stopped after {n} run(s)", err=True)
 
 
+# -- plugins ---------------------------------------------------------------------------------
+@main.group()
+def plugin() -> None:
+    """Write connector plugins."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["crm", "sfa", "ma", "cms", "helpdesk"]), help="What sort of tool it connects.")
+@click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True, help="Where to create the project.")
+@handle_errors
+def plugin_new(name: str, kind: str, dest: Path) -> None:
+    """Generate a connector plugin package (connector, fake, mapping, conformance tests)."""
+    from hub.scaffold import create_plugin
+
+    project = create_plugin(name, kind, dest)
+    click.echo(f"created {project}\nnext: pip install -e '{project}[test]' && cd {project} && pytest")
+
+
 # -- sandbox and demo ------------------------------------------------------------------------
 @main.group()
 def sandbox() -> None:

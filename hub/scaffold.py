@@ -9,6 +9,7 @@ fake; the author then makes both follow the real vendor's API.
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 from importlib import resources
@@ -122,7 +123,7 @@ def _values(name: str, kind: str) -> dict[str, str]:
         "Title": title,
         "package": f"hub_{name}",
         "dist": f"seamless-hub-{name.replace('_', '-')}",
-        "streams": repr(streams),
+        "streams": json.dumps(streams),  # a Python dict literal too
         "stream_list": ", ".join(streams),
         "test_options": _test_options(streams),
     }
@@ -131,7 +132,7 @@ def _values(name: str, kind: str) -> dict[str, str]:
 def _test_options(streams: dict[str, str]) -> str:
     """``invalid=`` for the streams without an email to make invalid (the fake wants a name)."""
     invalid = {s: {"name": ""} for s, entity in streams.items() if entity == "organization"}
-    return f", invalid={invalid!r}" if invalid else ""
+    return f", invalid={json.dumps(invalid)}" if invalid else ""
 
 
 def _mapping(name: str, title: str, kind: str) -> str:

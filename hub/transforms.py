@@ -322,7 +322,10 @@ def _number(kind: type) -> Fn:
             return None
         try:
             text = nfkc(str(value)).replace(",", "").strip()
-            return str(Decimal(text)) if kind is Decimal else kind(Decimal(text))
+            number = Decimal(text)
+            if kind is Decimal:  # one spelling per value: 120000, 120000.0 and 1.2E+5 are one amount
+                return format(number.normalize(), "f")
+            return kind(number)
         except (InvalidOperation, ValueError):
             raise ValueError(f"{value!r} is not a number") from None
 
