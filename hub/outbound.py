@@ -22,6 +22,8 @@ from hub.store.models import Entity, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import LIFECYCLE_ORDER, DealStage
 
 ORDERS: tuple[tuple[str, ...], ...] = (LIFECYCLE_ORDER, tuple(s.value for s in DealStage if s.value != "lost"))
+# an activity is only worth creating in a tool where the person it belongs to is
+REQUIRED_REF = {"activity": "person_id"}
 
 
 @dataclass
@@ -214,10 +216,22 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
                 if fields:
                     ops.append(Op(ent, "update", src.source_id, fields, {k: list(v) for k, v in changes.items()}, src))
         elif not srcs and smap.create and rule.create and ent.id not in elsewhere and conditions_pass(rule.create_when, golden):
+            needed = REQUIRED_REF.get(smap.entity)
+            if needed and not _ref_resolves(smap, needed, golden, lookup):
+                continue
             fields = mapping.to_vendor(stream.name, golden, vendor_id=lookup)
             if fields:
                 ops.append(Op(ent, "create", None, fields, {k: [None, v] for k, v in fields.items()}))
     return ops
+
+
+def _ref_resolves(smap: StreamMap, path: str, golden: dict[str, Any], lookup: Any) -> bool:
+    """Whether the entity ``path`` refers to exists in this tool (for a stream that maps it)."""
+    for f in smap.fields:
+        if f.ref and f.outbound and path in f.canonical:
+            value = golden.get(path)
+            return bool(value) and lookup(f.ref, value) is not None
+    return True  # the tool does not link this entity to a person: nothing to wait for
 
 
 def _linked_elsewhere(ctx: RunContext, rt: Runtime, streams: list[str], ents: list[Ent]) -> set[str]:

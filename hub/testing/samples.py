@@ -56,7 +56,8 @@ def canonical_sample(entity: str, n: int) -> dict[str, Any]:
         return {"subject": f"Conformance ticket {n}", "description": "Written by the conformance kit.",
                 "status": "open", "priority": "normal"}
     if entity == "activity":
-        return {"type": "note", "subject": f"Conformance note {n}", "body": "Written by the conformance kit."}
+        return {"type": "note", "subject": f"Conformance note {n}", "body": "Written by the conformance kit.",
+                "occurred_at": "2024-05-01T12:00:00.000Z"}
     raise ValueError(f"no canonical sample for entity {entity!r}")
 
 

@@ -1,4 +1,4 @@
-"""The HubSpot CRM connector: contacts and companies through the CRM API v3.
+"""The HubSpot CRM connector: contacts, companies and notes through the CRM API v3.
 
 Authentication is a private-app access token (``Authorization: Bearer``). Reads:
 
@@ -15,6 +15,22 @@ Writes use the batch endpoints (at most 100 inputs a call). Records the hub crea
 a custom unique property (``id_property``) and are written with ``batch/upsert``, so a retried batch
 creates no duplicate. HubSpot fails a whole batch for one bad record; the connector bisects the
 batch so that only the bad record(s) come back as failed, with HubSpot's reason.
+
+Notes (activities: comments, ticket correspondence, ... logged on a contact's timeline) hang off a
+contact through an *association* (note -> contact, HUBSPOT_DEFINED type 202), which is no property.
+The connector shows the first associated contact's id under a synthetic field, ``contact_id``
+(:data:`ASSOCIATIONS`), so a mapping can reference it like any field:
+
+* reads: a list asks for ``associations=contacts``; search answers carry none, so each page of an
+  incremental read fetches them with one ``POST /crm/v4/associations/notes/contacts/batch/read``.
+  HubSpot does not move ``hs_lastmodifieddate`` when only an association changes: an incremental
+  read sees a re-associated note at its next property change (or the next full read);
+* creates: ``batch/upsert`` takes no associations, so new notes go through ``batch/create`` with the
+  association inline (one call per 100). The hub's key is still in ``id_property``, which is unique:
+  when a retried batch meets notes it already created, HubSpot answers 409 and the connector falls
+  back to ``batch/upsert`` plus ``v4 .../batch/create`` of the associations (idempotent);
+* updates: ``contact_id`` re-points the note -- its other contact associations are removed
+  (``v4 .../batch/archive``) and the new one made, so the note reads back with that contact.
 """
 
 from __future__ import annotations
@@ -24,7 +40,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -77,7 +93,38 @@ PROPERTIES: dict[str, tuple[str, ...]] = {
         "zip", "state", "city", "address", "country", "corporate_number", "createdate",
         "hs_lastmodifieddate",
     ),
+    "notes": (
+        "hs_note_body", "hs_timestamp", "hubspot_owner_id", "seamless_activity_type", "hs_createdate",
+        "hs_lastmodifieddate",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class Association:
+    """A stream's association shown as one synthetic field.
+
+    Attributes:
+        field: the synthetic field in ``Record.data`` and ``WriteOp.fields`` (never a property).
+        to: the object associated with (a stream of this connector, so mappings can ``ref`` it).
+        type_id: the HUBSPOT_DEFINED association type from the stream's object to ``to``.
+    """
+
+    field: str
+    to: str
+    type_id: int
+
+
+# Note -> contact is HubSpot's default association type 202.
+ASSOCIATIONS: dict[str, Association] = {"notes": Association("contact_id", "contacts", 202)}
+MAX_ASSOCIATION_READ = 1000  # ids per v4 associations batch/read
+MAX_ASSOCIATION_WRITE = 100  # inputs per v4 associations batch/create or batch/archive
+# Values a record reads with when the property is empty. A note made in HubSpot has no activity
+# type of the hub's; it is a note (the canonical Activity needs a type).
+READ_DEFAULTS: dict[str, dict[str, str]] = {"notes": {"seamless_activity_type": "note"}}
+# Custom properties the hub's mapping writes besides id_property, per stream: a portal without
+# them fails every record alike, which is a configuration error, not a bad record.
+CUSTOM_PROPERTIES: dict[str, tuple[str, ...]] = {"notes": ("seamless_activity_type",)}
 
 
 class HubSpotSettings(ConnectorSettings):
@@ -86,10 +133,10 @@ class HubSpotSettings(ConnectorSettings):
     Attributes:
         base_url: the API root.
         access_token: a private app's access token (scopes: ``crm.objects.contacts.read/write``,
-            ``crm.objects.companies.read/write``, ``crm.schemas.contacts.read``,
+            which notes need too, ``crm.objects.companies.read/write``, ``crm.schemas.contacts.read``,
             ``crm.schemas.companies.read``).
-        id_property: a custom property with "unique values" on contacts and companies that holds
-            the hub's key; ``batch/upsert`` uses it as ``idProperty`` so retries never duplicate.
+        id_property: a custom property with "unique values" on contacts, companies and notes that
+            holds the hub's key; ``batch/upsert`` uses it as ``idProperty`` so retries never duplicate.
         page_size: records per list page (HubSpot's maximum is 100).
         search_page_size: records per search page (HubSpot's maximum is 200).
         search_result_cap: how far one search can page (10,000 in HubSpot).
@@ -109,6 +156,7 @@ class HubSpotSettings(ConnectorSettings):
 
 
 _Send = Callable[[str, list[tuple[int, WriteOp]]], dict[int, WriteResult]]
+_Written = Literal["created", "updated"]
 
 
 @dataclass
@@ -121,7 +169,7 @@ class _Failure:
 
 
 class HubSpot(Connector):
-    """HubSpot CRM: contacts and companies."""
+    """HubSpot CRM: contacts, companies and notes (associated with contacts)."""
 
     name: ClassVar[str] = "hubspot"
     kind: ClassVar[Kind] = Kind.CRM
@@ -129,6 +177,7 @@ class HubSpot(Connector):
     streams: ClassVar[tuple[Stream, ...]] = (
         Stream("contacts", "id", "lastmodifieddate", CAPABILITIES, MAX_BATCH_INPUTS),
         Stream("companies", "id", "hs_lastmodifieddate", CAPABILITIES, MAX_BATCH_INPUTS),
+        Stream("notes", "id", "hs_lastmodifieddate", CAPABILITIES, MAX_BATCH_INPUTS),
     )
     # Private apps on Free/Starter: 100 requests per 10 s (Professional/Enterprise allow 190).
     rate_limit: ClassVar[RateLimit | None] = RateLimit(100, 10.0)
@@ -182,6 +231,11 @@ class HubSpot(Connector):
                 for p in body.get("results", [])
                 if not p.get("archived")
             ]
+            assoc = ASSOCIATIONS.get(stream.name)
+            if assoc:
+                out[stream.name].append(
+                    FieldInfo(assoc.field, "association", f"Associated {assoc.to} (first)", custom=False)
+                )
         return out
 
     @override
@@ -212,8 +266,10 @@ class HubSpot(Connector):
                 updates.append((index, op))
             else:
                 upserts.append((index, op))
+        # upsert takes no associations: streams with one create with batch/create (see the module doc)
+        create = self._create_chunk if stream in ASSOCIATIONS else self._upsert_chunk
         plan: list[tuple[_Send, list[tuple[int, WriteOp]], Callable[[WriteOp], str]]] = [
-            (self._upsert_chunk, upserts, lambda op: op.key),
+            (create, upserts, lambda op: op.key),
             (self._update_chunk, updates, lambda op: str(op.target_id)),
             (self._archive_chunk, archives, lambda op: str(op.target_id)),
         ]
@@ -237,6 +293,15 @@ class HubSpot(Connector):
         # cleared value reads as cleared rather than as "not read".
         data: dict[str, Any] = dict.fromkeys(wanted)
         data.update(props)
+        for name, value in READ_DEFAULTS.get(spec.name, {}).items():
+            if data.get(name) in (None, ""):
+                data[name] = value
+        assoc = ASSOCIATIONS.get(spec.name)
+        if assoc:
+            # From a list asked for associations=contacts; search answers carry none, and
+            # _read_changes fills the field in from the associations API.
+            linked = ((obj.get("associations") or {}).get(assoc.to) or {}).get("results") or []
+            data[assoc.field] = next((str(a["id"]) for a in linked if a.get("id") not in (None, "")), None)
         stamp = obj.get("archivedAt") if deleted else (props.get(spec.cursor_field or "") or obj.get("updatedAt"))
         return Record(id=str(obj["id"]), data=data, updated_at=_parse_time(stamp), deleted=deleted)
 
@@ -246,8 +311,9 @@ class HubSpot(Connector):
         )
         after = state.get("after")
         wanted = self._properties(spec.name)
+        assoc = ASSOCIATIONS.get(spec.name)
         while True:
-            body = self._list(spec.name, wanted, after=after, archived=False)
+            body = self._list(spec.name, wanted, after=after, archived=False, associations=assoc.to if assoc else None)
             records = [self._record(spec, o, wanted) for o in body.get("results", [])]
             after = _next_after(body)
             if not after:
@@ -289,6 +355,7 @@ class HubSpot(Connector):
                 stamp = _iso(record.updated_at) if record.updated_at else None
                 if stamp is None or checkpoint.admit(record.id, stamp):
                     records.append(record)
+            self._fill_associations(spec, records)
             more = _next_after(body) is not None and bool(results)
             if checkpoint.since != anchor:
                 anchor, after, past_anchor = checkpoint.since, 0, False
@@ -341,12 +408,16 @@ class HubSpot(Connector):
                  "tombstones_recent": sorted(recent)},
             )
 
-    def _list(self, stream: str, wanted: list[str], *, after: str | None, archived: bool) -> dict[str, Any]:
+    def _list(
+        self, stream: str, wanted: list[str], *, after: str | None, archived: bool, associations: str | None = None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "limit": self.settings.page_size,
             "properties": ",".join(wanted),
             "archived": "true" if archived else "false",
         }
+        if associations:
+            params["associations"] = associations
         if after:
             params["after"] = after
         response = self.http.get(f"/crm/v3/objects/{stream}", params=params, stream=stream)
@@ -377,6 +448,34 @@ class HubSpot(Connector):
             f"/crm/v3/objects/{spec.name}/search", json=body, stream=spec.name, budget=self._search_budget
         )
         return self._object(response, spec.name)
+
+    def _fill_associations(self, spec: Stream, records: list[Record]) -> None:
+        """Set the association field of ``records`` read by search (one call per 1000)."""
+        assoc = ASSOCIATIONS.get(spec.name)
+        if not assoc or not records:
+            return
+        linked = self._read_associations(spec.name, assoc, [r.id for r in records])
+        for record in records:
+            record.data[assoc.field] = next(iter(linked.get(record.id, ())), None)
+
+    def _read_associations(self, stream: str, assoc: Association, ids: list[str]) -> dict[str, list[str]]:
+        """Record id -> ids of the associated ``assoc.to`` records, in HubSpot's order.
+
+        Ids without any association come back in a 207's ``errors`` (NO_ASSOCIATIONS_FOUND): they
+        are simply absent here.
+        """
+        out: dict[str, list[str]] = {}
+        for start in range(0, len(ids), MAX_ASSOCIATION_READ):
+            inputs = [{"id": i} for i in ids[start:start + MAX_ASSOCIATION_READ]]
+            response = self.http.post(
+                f"/crm/v4/associations/{stream}/{assoc.to}/batch/read", json={"inputs": inputs}, stream=stream
+            )
+            for result in self._object(response, stream).get("results") or []:
+                source = str((result.get("from") or {}).get("id") or "")
+                targets = [str(t["toObjectId"]) for t in result.get("to") or [] if t.get("toObjectId") is not None]
+                if source:
+                    out.setdefault(source, []).extend(targets)
+        return out
 
     def _count_at(self, spec: Stream, stamp: str | None) -> int:
         """How many records have exactly ``stamp`` as modification time."""
@@ -423,10 +522,46 @@ class HubSpot(Connector):
         id_property = self.settings.id_property
         inputs = [
             {"idProperty": id_property, "id": op.key,
-             "properties": {**_wire_properties(op.fields), id_property: op.key}}
+             "properties": {**self._wire_properties(stream, op.fields), id_property: op.key}}
             for _, op in items
         ]
         body = self._post_batch(stream, "upsert", inputs)
+        out = self._match_by_key(items, body, lambda found: "created" if found.get("new") else "updated")
+        # upsert takes no associations: make them now (associating a pair again changes nothing)
+        self._associate(stream, [(r.target_id, to) for (_, op), r in _written(items, out)
+                                 if (to := self._association_target(stream, op)) and r.target_id])
+        return out
+
+    def _create_chunk(self, stream: str, items: list[tuple[int, WriteOp]]) -> dict[int, WriteResult]:
+        """Create records with their association inline; records already created under these
+        keys (a retried batch) make HubSpot refuse the batch with 409: upsert it instead."""
+        id_property = self.settings.id_property
+        assoc = ASSOCIATIONS[stream]
+        inputs = []
+        for _, op in items:
+            entry: dict[str, Any] = {"properties": {**self._wire_properties(stream, op.fields), id_property: op.key}}
+            to = self._association_target(stream, op)
+            if to:
+                entry["associations"] = [{"to": {"id": to}, "types": [
+                    {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": assoc.type_id}]}]
+            inputs.append(entry)
+        try:
+            body = self._post_batch(stream, "create", inputs)
+        except VendorError as exc:
+            if exc.status != 409:
+                raise
+            return self._upsert_chunk(stream, items)
+        return self._match_by_key(items, body, lambda found: "created")
+
+    def _match_by_key(
+        self,
+        items: list[tuple[int, WriteOp]],
+        body: dict[str, Any],
+        status: Callable[[dict[str, Any]], _Written],
+    ) -> dict[int, WriteResult]:
+        """Pair the results of a create or upsert with the ops by the key they echo in
+        ``id_property``."""
+        id_property = self.settings.id_property
         results = body.get("results", [])
         by_key = {str((r.get("properties") or {}).get(id_property)): r for r in results}
         # Results come in no guaranteed order and are matched by the key they echo; any that do
@@ -439,12 +574,12 @@ class HubSpot(Connector):
             if found is None:
                 out[index] = WriteResult(op.key, "failed", None, error=_batch_error(body, None))
             else:
-                status = "created" if found.get("new") else "updated"
-                out[index] = WriteResult(op.key, status, str(found["id"]))
+                out[index] = WriteResult(op.key, status(found), str(found["id"]))
         return out
 
     def _update_chunk(self, stream: str, items: list[tuple[int, WriteOp]]) -> dict[int, WriteResult]:
-        inputs = [{"id": str(op.target_id), "properties": _wire_properties(op.fields)} for _, op in items]
+        inputs = [{"id": str(op.target_id), "properties": self._wire_properties(stream, op.fields)}
+                  for _, op in items]
         body = self._post_batch(stream, "update", inputs)
         done = {str(r.get("id")) for r in body.get("results", [])}
         out: dict[int, WriteResult] = {}
@@ -453,7 +588,65 @@ class HubSpot(Connector):
                 out[index] = WriteResult(op.key, "updated", str(op.target_id))
             else:
                 out[index] = WriteResult(op.key, "failed", op.target_id, error=_batch_error(body, str(op.target_id)))
+        self._repoint(stream, [(r.target_id, to) for (_, op), r in _written(items, out)
+                               if (to := self._association_target(stream, op)) and r.target_id])
         return out
+
+    # -- associations --------------------------------------------------------------------
+    def _wire_properties(self, stream: str, fields: dict[str, Any]) -> dict[str, str]:
+        """The op's fields as HubSpot properties: the synthetic association field is no property."""
+        assoc = ASSOCIATIONS.get(stream)
+        return {name: _wire(value) for name, value in fields.items() if not (assoc and name == assoc.field)}
+
+    @staticmethod
+    def _association_target(stream: str, op: WriteOp) -> str | None:
+        """The id the op associates its record with, if the stream has an association."""
+        assoc = ASSOCIATIONS.get(stream)
+        value = op.fields.get(assoc.field) if assoc else None
+        return None if value in (None, "") else _wire(value)
+
+    def _associate(self, stream: str, pairs: list[tuple[str, str]]) -> None:
+        """Associate each ``(record id, target id)`` pair (HubSpot keeps a pair once)."""
+        assoc = ASSOCIATIONS.get(stream)
+        if not assoc or not pairs:
+            return
+        kind = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": assoc.type_id}]
+        inputs = [{"from": {"id": source}, "to": {"id": target}, "types": kind} for source, target in pairs]
+        self._post_associations(stream, assoc, "create", inputs)
+
+    def _repoint(self, stream: str, pairs: list[tuple[str, str]]) -> None:
+        """Make each target the one record the record is associated with (of ``assoc.to``):
+        the others are removed, so the record reads back with that target."""
+        assoc = ASSOCIATIONS.get(stream)
+        if not assoc or not pairs:
+            return
+        current = self._read_associations(stream, assoc, [source for source, _ in pairs])
+        stale = [{"from": {"id": source}, "to": [{"id": t} for t in current.get(source, []) if t != target]}
+                 for source, target in pairs]
+        self._post_associations(stream, assoc, "archive", [s for s in stale if s["to"]])
+        self._associate(stream, [(source, target) for source, target in pairs
+                                 if target not in current.get(source, [])])
+
+    def _post_associations(self, stream: str, assoc: Association, action: str, inputs: list[dict[str, Any]]) -> None:
+        for start in range(0, len(inputs), MAX_ASSOCIATION_WRITE):
+            response = self.http.post(
+                f"/crm/v4/associations/{stream}/{assoc.to}/batch/{action}",
+                json={"inputs": inputs[start:start + MAX_ASSOCIATION_WRITE]},
+                stream=stream,
+            )
+            if response.status_code != 207 or not response.content:
+                continue
+            # A multi-status names the inputs it could not associate: refuse the batch like a 400,
+            # so the write bisects down to the op(s) at fault (rewriting the rest is idempotent).
+            errors = [e for e in self._object(response, stream).get("errors") or [] if isinstance(e, dict)]
+            if errors:
+                first = errors[0]
+                message = str(first.get("message") or first.get("category") or "association refused")
+                raise VendorError(
+                    f"{action} of {assoc.to} associations: {message}",
+                    connector=self.instance, stream=stream, status=400,
+                    body=json.dumps({"message": message, "category": first.get("category")}),
+                )
 
     def _archive_chunk(self, stream: str, items: list[tuple[int, WriteOp]]) -> dict[int, WriteResult]:
         self._post_batch(stream, "archive", [{"id": str(op.target_id)} for _, op in items])
@@ -481,6 +674,11 @@ class HubSpot(Connector):
         if not details:
             details = _verdicts_in(message)
         field = code = None
+        # "Error creating NOTE. Some required properties were not set." names them in context.
+        named = (body.get("context") or {}).get("properties") if isinstance(body.get("context"), dict) else None
+        if isinstance(named, list) and named:
+            field = str(named[0])
+            message = f"{message} ({', '.join(map(str, named))})"
         for detail in details:
             names = (detail.get("context") or {}).get("propertyName") or []
             field = field or (names[0] if names else None)
@@ -491,13 +689,23 @@ class HubSpot(Connector):
         return _Failure(self.http.redact(message), field, code)
 
     def _raise_if_misconfigured(self, stream: str, failure: _Failure) -> None:
-        """A missing ``id_property`` fails every record alike: say how to fix it, once."""
-        if failure.field == self.settings.id_property and failure.code == "PROPERTY_DOESNT_EXIST":
+        """A missing ``id_property`` (or custom property the hub writes) fails every record
+        alike: say how to fix it, once."""
+        if failure.code != "PROPERTY_DOESNT_EXIST":
+            return
+        if failure.field == self.settings.id_property:
             raise ConfigError(
                 f"HubSpot {stream} have no property {self.settings.id_property!r}. Create it in HubSpot "
-                "(Settings > Properties: single-line text, 'Require unique values' on) for contacts and "
-                "companies, or set connectors.<name>.settings.id_property to an existing unique property.",
+                "(Settings > Properties: single-line text, 'Require unique values' on) for contacts, "
+                "companies and notes, or set connectors.<name>.settings.id_property to an existing unique "
+                "property.",
                 key=f"connectors.{self.instance}.settings.id_property",
+            )
+        if failure.field in CUSTOM_PROPERTIES.get(stream, ()):
+            raise ConfigError(
+                f"HubSpot {stream} have no property {failure.field!r}, which the hub writes "
+                f"(mappings/hubspot.yaml). Create it in HubSpot (Settings > Properties, object: {stream}).",
+                key=f"connectors.{self.instance}.mapping",
             )
 
 
@@ -555,10 +763,6 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
-def _wire_properties(fields: dict[str, Any]) -> dict[str, str]:
-    return {name: _wire(value) for name, value in fields.items()}
-
-
 def _chunks(
     items: list[tuple[int, WriteOp]], size: int, key: Callable[[WriteOp], str]
 ) -> Iterator[list[tuple[int, WriteOp]]]:
@@ -574,6 +778,16 @@ def _chunks(
         keys.add(k)
     if chunk:
         yield chunk
+
+
+def _written(
+    items: list[tuple[int, WriteOp]], results: dict[int, WriteResult]
+) -> Iterator[tuple[tuple[int, WriteOp], WriteResult]]:
+    """The items written successfully, with their results."""
+    for item in items:
+        result = results.get(item[0])
+        if result is not None and result.ok:
+            yield item, result
 
 
 def _batch_error(body: dict[str, Any], record_id: str | None) -> str:

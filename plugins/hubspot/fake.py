@@ -1,4 +1,4 @@
-"""A stateful sandbox fake of HubSpot's CRM API v3 (contacts and companies).
+"""A stateful sandbox fake of HubSpot's CRM API v3 (contacts, companies and notes).
 
 It answers the endpoints the HubSpot connector uses, in HubSpot's documented shapes (the published
 OpenAPI spec of the contacts API), and keeps HubSpot's rules that catch integration bugs:
@@ -9,7 +9,9 @@ OpenAPI spec of the contacts API), and keeps HubSpot's rules that catch integrat
 * a batch is all or nothing: one invalid value fails the whole call with 400 ``VALIDATION_ERROR``
   (``INVALID_EMAIL``, ``PROPERTY_DOESNT_EXIST``, ``INVALID_OPTION``, ``READ_ONLY_VALUE``), and a
   contact email that another contact already has fails it with 409 ``CONFLICT``;
-* archived records leave search and the default list, and come back from ``?archived=true``.
+* archived records leave search and the default list, and come back from ``?archived=true``;
+* a note needs ``hs_timestamp`` to be created (400 ``VALIDATION_ERROR`` naming it otherwise), and
+  can be associated with contacts (type 202) when created, or through the v4 associations API.
 
 Records are stored as HubSpot returns them::
 
@@ -17,7 +19,9 @@ Records are stored as HubSpot returns them::
      "createdAt": "...", "updatedAt": "...", "archived": False, "archivedAt": None}
 
 Property values are strings (HubSpot's wire format); a property without a value is absent from
-``properties`` and reads back as ``null`` when asked for.
+``properties`` and reads back as ``null`` when asked for. A note's associated contacts are kept on
+the note as ``"associations": {"contacts": ["12", ...]}`` (in the order they were made); list and
+get answer them with ``?associations=contacts`` only, search never does (as in HubSpot).
 
 It serves a million records: derived indexes, rebuilt on load and never saved, keep every request
 from scanning the portal -- live and archived ids in order (a list page bisects to ``after``),
@@ -49,11 +53,14 @@ from typing import Any, ClassVar
 import httpx
 
 from hub.sandbox.fake import FakeVendor, route
+from schemas.canonical import ActivityType
 
 from hub.connector import override
 
-OBJECTS = r"(?P<obj>contacts|companies)"
+OBJECTS = r"(?P<obj>contacts|companies|notes)"
 MAX_BATCH_INPUTS = 100
+MAX_ASSOCIATION_READ_INPUTS = 1000  # v4 associations batch/read (HubSpot's limit since 2025-02)
+MAX_ASSOCIATION_WRITE_INPUTS = 100  # v4 associations batch/create and batch/archive in this fake
 MAX_LIST_LIMIT = 100
 MAX_SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
@@ -65,28 +72,41 @@ SAVE_BACKOFF = 5.0
 _ID_SPAN = 1 << 40
 
 # The property HubSpot bumps on every change, per object (contacts kept the pre-"hs_" name).
-MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate"}
+MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
+                     "notes": "hs_lastmodifieddate"}
+# The creation-time property (activities use the "hs_" name).
+CREATED_PROPERTY = {"contacts": "createdate", "companies": "createdate", "notes": "hs_createdate"}
 # What HubSpot returns when a request names no properties.
 DEFAULT_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email"),
     "companies": ("name", "domain"),
+    "notes": (),
 }
 # Always present in HubSpot's answers, asked for or not.
 ALWAYS_RETURNED = {
     "contacts": ("createdate", "hs_object_id", "lastmodifieddate"),
     "companies": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
 }
 SEARCH_DEFAULT_PROPERTIES = {
     "contacts": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
     "companies": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+    "notes": ("hs_createdate", "hs_lastmodifieddate", "hs_object_id"),
 }
 # Properties a free-text ``query`` searches (HubSpot searches "default searchable properties").
 QUERY_PROPERTIES = {
     "contacts": ("firstname", "lastname", "email", "phone", "mobilephone", "company"),
     "companies": ("name", "domain", "website", "phone"),
+    "notes": ("hs_note_body",),
 }
-SINGULAR = {"contacts": "Contact", "companies": "Company"}
-OBJECT_TYPE = {"contacts": "CONTACT", "companies": "COMPANY"}
+# Properties HubSpot refuses to create a record without ("Some required properties were not set").
+REQUIRED_ON_CREATE: dict[str, tuple[str, ...]] = {"notes": ("hs_timestamp",)}
+SINGULAR = {"contacts": "Contact", "companies": "Company", "notes": "Note"}
+OBJECT_TYPE = {"contacts": "CONTACT", "companies": "COMPANY", "notes": "NOTE"}
+# The associations this fake keeps: from object -> to object -> HUBSPOT_DEFINED type id, and the
+# type name v3 answers carry. Note -> contact is type 202 (HubSpot's default association types).
+ASSOCIATION_TYPES = {"notes": {"contacts": 202}}
+ASSOCIATION_NAMES = {("notes", "contacts"): "note_to_contact"}
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 RATE_LIMIT_MESSAGE = "You have reached your ten_secondly_rolling limit."
@@ -144,6 +164,9 @@ INDUSTRIES = tuple(
     """.split()
 )
 BOOLEAN_OPTIONS = (("true", "Yes"), ("false", "No"))
+# The options of the custom property that carries the hub's activity type on notes: the canonical
+# activity types, so whatever the hub writes is an allowed option.
+ACTIVITY_TYPES = tuple((t.value, t.value.replace("_", " ").capitalize()) for t in ActivityType)
 
 
 def iso(moment: datetime) -> str:
@@ -257,7 +280,21 @@ def default_properties() -> dict[str, list[dict[str, Any]]]:
         prop("corporate_number", "Corporate Number", group=co, custom=True),
         prop("seamless_hub_id", "Seamless Hub ID", group=co, custom=True, unique=True),
     ]
-    return {"contacts": contacts, "companies": companies}
+    n = "note"
+    notes = [
+        prop("hs_note_body", "Note body", field_type="html", group=n),
+        # Required to create a note: where it sits on the record timeline (ISO 8601 or epoch ms).
+        prop("hs_timestamp", "Activity date", "datetime", "date", group=n),
+        prop("hubspot_owner_id", "Activity assigned to", "enumeration", "select", group=n, external_options=True),
+        prop("hs_attachment_ids", "Attachment IDs", "enumeration", "checkbox", group=n, external_options=True),
+        prop("hs_createdate", "Create date", "datetime", "date", group=n, read_only=True),
+        prop("hs_lastmodifieddate", "Last modified date", "datetime", "date", group=n, read_only=True),
+        prop("hs_object_id", "Record ID", "number", "number", group=n, read_only=True),
+        prop("seamless_hub_id", "Seamless Hub ID", group=n, custom=True, unique=True),
+        prop("seamless_activity_type", "Seamless activity type", "enumeration", "select", group=n, custom=True,
+             options=ACTIVITY_TYPES),
+    ]
+    return {"contacts": contacts, "companies": companies, "notes": notes}
 
 
 class Rejected(Exception):
@@ -269,7 +306,8 @@ class Rejected(Exception):
 
 
 class FakeHubSpot(FakeVendor):
-    """In-memory HubSpot portal serving ``/crm/v3/objects/{contacts|companies}`` and properties.
+    """In-memory HubSpot portal serving ``/crm/v3/objects/{contacts|companies|notes}``, properties
+    and the v4 associations of notes with contacts.
 
     Args:
         state_path: JSON file that keeps the portal between processes.
@@ -280,7 +318,7 @@ class FakeHubSpot(FakeVendor):
     """
 
     name: ClassVar[str] = "hubspot"
-    streams: ClassVar[tuple[str, ...]] = ("contacts", "companies")
+    streams: ClassVar[tuple[str, ...]] = ("contacts", "companies", "notes")
     base_url: ClassVar[str] = "https://api.hubapi.com"
 
     def __init__(
@@ -299,8 +337,11 @@ class FakeHubSpot(FakeVendor):
         self._save_seconds = 0.0
         self._stamp_memo: tuple[datetime | None, str, int | None] = (None, "", None)
         self._ms_memo: tuple[Any, int | None] = (None, None)
-        # A state file written before property definitions were stored still loads.
-        self.state.setdefault("properties", default_properties())
+        # A state file written before property definitions (or an object) were stored still loads.
+        defaults = default_properties()
+        stored = self.state.setdefault("properties", {})
+        for obj in self.streams:
+            stored.setdefault(obj, defaults[obj])
         self._rebuild_indexes()
 
     # -- FakeVendor hooks ----------------------------------------------------------------
@@ -375,20 +416,38 @@ class FakeHubSpot(FakeVendor):
 
     # -- public data API (seeding, demos, tests) -------------------------------------------
     @override
-    def insert(self, stream: str, fields: dict[str, Any], *, at: datetime | None = None) -> str:
+    def insert(
+        self,
+        stream: str,
+        fields: dict[str, Any],
+        *,
+        at: datetime | None = None,
+        contacts: Iterable[str] = (),
+    ) -> str:
         """Create a record as if a user had (read-only properties and odd values allowed).
 
         Args:
-            stream: ``contacts`` or ``companies``.
-            fields: property values (HubSpot names); ``createdate`` may be given for history.
+            stream: ``contacts``, ``companies`` or ``notes``.
+            fields: property values (HubSpot names); ``createdate`` may be given for history. A
+                note without ``hs_timestamp`` gets its creation time, as HubSpot's UI gives it.
             at: the creation time (default: the fake's clock); tests use it to share timestamps.
+            contacts: for a note, the ids of the contacts to associate it with.
 
         Returns:
             The new record's id.
         """
         with self.lock:
             values = self._normalise(stream, fields, user=True)
-            record = self._create(stream, values, self._stamp(at))
+            moment = self._stamp(at)
+            if stream == "notes" and not values.get("hs_timestamp"):
+                values["hs_timestamp"] = self._stamps(moment)[0]  # memoised: _create stamps it too
+            try:
+                targets = [self._association_target(stream, "contacts", str(c)) for c in contacts]
+            except Rejected as exc:
+                raise ValueError(exc.response.json()["message"]) from None
+            record = self._create(stream, values, moment)
+            for target in targets:
+                _associate(record, "contacts", target)
             self._commit()
             return str(record["id"])
 
@@ -407,6 +466,24 @@ class FakeHubSpot(FakeVendor):
             record = self._live(stream, record_id)
             self._archive(stream, record, self._stamp(at))
             self._commit()
+
+    def associate(self, note_id: str, contact_id: str) -> None:
+        """Associate a note with a contact as if a user had (type 202; the note's modification
+        time does not move, as in HubSpot)."""
+        with self.lock:
+            record = self._live("notes", note_id)
+            try:
+                target = self._association_target("notes", "contacts", str(contact_id))
+            except Rejected as exc:
+                raise ValueError(exc.response.json()["message"]) from None
+            _associate(record, "contacts", target)
+            self._commit()
+
+    def associations(self, note_id: str) -> list[str]:
+        """The ids of the live contacts a note is associated with, oldest association first."""
+        with self.lock:
+            record = self.table("notes").get(str(note_id))
+            return self._associated(record, "contacts") if record else []
 
     def record(self, stream: str, record_id: str) -> dict[str, Any] | None:
         """A copy of one stored record (archived ones included), or None."""
@@ -452,12 +529,15 @@ class FakeHubSpot(FakeVendor):
                 return self.error(400, f"Invalid paging cursor: {after!r}")
             start = int(after)
         wanted = self._requested(obj, _list_param(params, "properties"))
+        linked = _list_param(params, "associations")
         # List pages walk ids in order, so records changing mid-scan never shift the pages. The
         # ordered id index finds `after` by bisection: a page costs O(log n + limit), not O(n).
         ids = (self._archived_ids if archived else self._live_ids)[obj]
         rows = list(islice(ids.iter_from(start), limit + 1))
         table = self.table(obj)
-        out: dict[str, Any] = {"results": self._public_many(obj, [table[str(i)] for i in rows[:limit]], wanted)}
+        out: dict[str, Any] = {
+            "results": self._public_many(obj, [table[str(i)] for i in rows[:limit]], wanted, associations=linked)
+        }
         if len(rows) > limit:
             nxt = str(rows[limit])
             out["paging"] = {"next": {"after": nxt, "link": f"{self.base_url}{request.url.path}?after={nxt}"}}
@@ -476,16 +556,21 @@ class FakeHubSpot(FakeVendor):
                 record = None
         if record is None:
             return self.error(404, "Object not found.  objectId are usually numeric.", category="OBJECT_NOT_FOUND")
-        return self.json(self._public(obj, record, self._requested(obj, _list_param(params, "properties"))))
+        wanted = self._requested(obj, _list_param(params, "properties"))
+        return self.json(self._public(obj, record, wanted, associations=_list_param(params, "associations")))
 
     @route("POST", r"/crm/v3/objects/" + OBJECTS)
     def create_record(self, request: httpx.Request, body: Any, obj: str) -> httpx.Response:
         try:
             values = self._validated(obj, _properties_of(body))
+            self._require_on_create(obj, values)
+            targets = self._association_inputs(obj, body)
             self._check_unique(obj, [(None, values)])
         except Rejected as exc:
             return exc.response
         record = self._create(obj, values, self.now())
+        for to_obj, to_id in targets:
+            _associate(record, to_obj, to_id)
         self.mutated()
         return self.json(self._public(obj, record, list(values)), 201)
 
@@ -743,12 +828,23 @@ class FakeHubSpot(FakeVendor):
         started = self.now()
         try:
             inputs = self._inputs(body)
-            planned = [(None, self._validated(obj, _properties_of(item))) for item in inputs]
+            planned: list[tuple[dict[str, Any] | None, dict[str, str]]] = []
+            links = []
+            for item in inputs:
+                values = self._validated(obj, _properties_of(item))
+                self._require_on_create(obj, values)
+                planned.append((None, values))
+                links.append(self._association_inputs(obj, item))
             self._check_unique(obj, planned)
         except Rejected as exc:
             return exc.response
         now = self.now()
-        results = [self._public(obj, self._create(obj, values, now), list(values)) for _, values in planned]
+        results = []
+        for (_, values), targets in zip(planned, links, strict=True):
+            record = self._create(obj, values, now)
+            for to_obj, to_id in targets:
+                _associate(record, to_obj, to_id)
+            results.append(self._public(obj, record, list(values)))
         self.mutated()
         return self._batch_response(results, started, [], obj, status=201)
 
@@ -757,6 +853,7 @@ class FakeHubSpot(FakeVendor):
         started = self.now()
         try:
             inputs = self._inputs(body)
+            _no_associations(inputs, "SimplePublicObjectBatchInput")
             self._no_duplicates(inputs)
             planned, missing = [], []
             for item in inputs:
@@ -790,6 +887,7 @@ class FakeHubSpot(FakeVendor):
         started = self.now()
         try:
             inputs = self._inputs(body)
+            _no_associations(inputs, "SimplePublicObjectBatchInputUpsert")
             self._no_duplicates(inputs)
             planned: list[tuple[dict[str, Any] | None, dict[str, str]]] = []
             for item in inputs:
@@ -799,7 +897,10 @@ class FakeHubSpot(FakeVendor):
                 self._require_unique_property(obj, id_property)
                 key = str(item.get("id", ""))
                 values = self._validated(obj, {**_properties_of(item), id_property: key})
-                planned.append((self._by_value(obj, id_property, values[id_property]), values))
+                record = self._by_value(obj, id_property, values[id_property])
+                if record is None:
+                    self._require_on_create(obj, values)
+                planned.append((record, values))
             self._check_unique(obj, planned)
         except Rejected as exc:
             return exc.response
@@ -828,6 +929,90 @@ class FakeHubSpot(FakeVendor):
             # Archiving an unknown or already archived id is not an error in HubSpot.
             if record is not None and not record["archived"]:
                 self._archive(obj, record, now)
+                changed = True
+        if changed:
+            self.mutated()
+        return httpx.Response(204)
+
+    # -- routes: associations (v4) -----------------------------------------------------------
+    @route("POST", r"/crm/v4/associations/(?P<obj>notes)/(?P<to_obj>contacts)/batch/read")
+    def read_associations(self, request: httpx.Request, body: Any, obj: str, to_obj: str) -> httpx.Response:
+        started = self.now()
+        try:
+            inputs = self._inputs(body, limit=MAX_ASSOCIATION_READ_INPUTS)
+        except Rejected as exc:
+            return exc.response
+        type_id = ASSOCIATION_TYPES[obj][to_obj]
+        results, lonely = [], []
+        for item in inputs:
+            key = str(item.get("id", ""))
+            record = self.table(obj).get(key)
+            linked = self._associated(record, to_obj) if record is not None and not record["archived"] else []
+            if not linked:
+                lonely.append(key)
+                continue
+            results.append({
+                "from": {"id": key},
+                "to": [{"toObjectId": int(t), "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": type_id, "label": None}]} for t in linked],
+            })
+        out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso(started),
+                               "completedAt": iso(self.now())}
+        if not lonely:
+            return self.json(out)
+        # HubSpot answers a multi-status, one error per object without associations of that type.
+        out["numErrors"] = len(lonely)
+        out["errors"] = [
+            {"status": "error", "category": "OBJECT_NOT_FOUND", "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+             "context": {"fromObjectId": [key]}, "links": {},
+             "message": f"No {to_obj} is associated with {SINGULAR[obj].lower()} {key}."}
+            for key in lonely
+        ]
+        return self.json(out, 207)
+
+    @route("POST", r"/crm/v4/associations/(?P<obj>notes)/(?P<to_obj>contacts)/batch/create")
+    def create_associations(self, request: httpx.Request, body: Any, obj: str, to_obj: str) -> httpx.Response:
+        started = self.now()
+        try:
+            inputs = self._inputs(body, limit=MAX_ASSOCIATION_WRITE_INPUTS)
+            planned = []
+            for item in inputs:
+                source = _object_id(item.get("from"))
+                record = self.table(obj).get(source)
+                if record is None or record["archived"]:
+                    raise Rejected(self.error(400, f"{SINGULAR[obj]} {source} does not exist.",
+                                              category="VALIDATION_ERROR"))
+                self._check_types(obj, to_obj, item.get("types"))
+                planned.append((record, self._association_target(obj, to_obj, _object_id(item.get("to")))))
+        except Rejected as exc:
+            return exc.response
+        results = []
+        for record, target in planned:
+            _associate(record, to_obj, target)  # associating a pair again changes nothing
+            results.append({"fromObjectTypeId": "0-46", "fromObjectId": int(record["id"]),
+                            "toObjectTypeId": "0-1", "toObjectId": int(target), "labels": []})
+        if planned:
+            self.mutated()
+        return self.json({"status": "COMPLETE", "results": results, "startedAt": iso(started),
+                          "completedAt": iso(self.now())}, 201)
+
+    @route("POST", r"/crm/v4/associations/(?P<obj>notes)/(?P<to_obj>contacts)/batch/archive")
+    def archive_associations(self, request: httpx.Request, body: Any, obj: str, to_obj: str) -> httpx.Response:
+        try:
+            inputs = self._inputs(body, limit=MAX_ASSOCIATION_WRITE_INPUTS)
+        except Rejected as exc:
+            return exc.response
+        changed = False
+        for item in inputs:
+            record = self.table(obj).get(_object_id(item.get("from")))
+            targets = item.get("to")
+            if record is None or not isinstance(targets, list):
+                continue
+            linked = (record.get("associations") or {}).get(to_obj) or []
+            gone = {_object_id(t) for t in targets}
+            kept = [t for t in linked if t not in gone]
+            if len(kept) != len(linked):
+                record["associations"][to_obj] = kept
                 changed = True
         if changed:
             self.mutated()
@@ -1038,13 +1223,25 @@ class FakeHubSpot(FakeVendor):
         known = self._definitions(obj)
         return [n for n in dict.fromkeys([*names, *ALWAYS_RETURNED[obj]]) if known.get(n)]
 
-    def _public(self, obj: str, record: dict[str, Any], wanted: Iterable[str]) -> dict[str, Any]:
-        return self._public_many(obj, [record], wanted)[0]
+    def _public(
+        self, obj: str, record: dict[str, Any], wanted: Iterable[str], *, associations: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        return self._public_many(obj, [record], wanted, associations=associations)[0]
 
-    def _public_many(self, obj: str, records: list[dict[str, Any]], wanted: Iterable[str]) -> list[dict[str, Any]]:
+    def _public_many(
+        self,
+        obj: str,
+        records: list[dict[str, Any]],
+        wanted: Iterable[str],
+        *,
+        associations: Iterable[str] = (),
+    ) -> list[dict[str, Any]]:
         """Records as HubSpot answers them, with the properties ``wanted`` (plus the ones it
-        always returns); the names are worked out once per page, not per record."""
+        always returns) and the ``associations`` asked for; the names are worked out once per
+        page, not per record."""
         names = tuple(dict.fromkeys([*wanted, *ALWAYS_RETURNED[obj]]))
+        # Only the association kinds this fake keeps can have results; others answer none.
+        linked = [a for a in dict.fromkeys(associations) if a in ASSOCIATION_TYPES.get(obj, {})]
         out = []
         for record in records:
             public: dict[str, Any] = {
@@ -1056,19 +1253,88 @@ class FakeHubSpot(FakeVendor):
             }
             if record["archived"]:
                 public["archivedAt"] = record["archivedAt"]
+            found = {}
+            for to_obj in linked:
+                ids = self._associated(record, to_obj)
+                if ids:  # HubSpot leaves out the kinds a record has no association of
+                    kind = ASSOCIATION_NAMES[(obj, to_obj)]
+                    found[to_obj] = {"results": [{"id": i, "type": kind} for i in ids]}
+            if found:
+                public["associations"] = found
             out.append(public)
         return out
 
-    def _inputs(self, body: Any) -> list[dict[str, Any]]:
+    # -- associations ------------------------------------------------------------------------
+    def _associated(self, record: dict[str, Any] | None, to_obj: str) -> list[str]:
+        """The live records of ``to_obj`` that ``record`` is associated with (an archived
+        contact's associations are not answered, as in HubSpot)."""
+        ids = ((record or {}).get("associations") or {}).get(to_obj) or []
+        table = self.table(to_obj)
+        return [i for i in ids if (t := table.get(i)) is not None and not t["archived"]]
+
+    def _association_target(self, obj: str, to_obj: str, to_id: str) -> str:
+        """``to_id`` when ``obj`` records can be associated with that live ``to_obj`` record."""
+        if to_obj not in ASSOCIATION_TYPES.get(obj, {}):
+            raise Rejected(self.error(400, f"this sandbox keeps no associations from {obj} to {to_obj}"))
+        target = self.table(to_obj).get(to_id)
+        if target is None or target["archived"]:
+            raise Rejected(self.error(
+                400, f"{SINGULAR[to_obj]} {to_id or '(no id)'} does not exist; it cannot be associated.",
+                category="VALIDATION_ERROR"))
+        return to_id
+
+    def _check_types(self, obj: str, to_obj: str, types: Any) -> None:
+        expected = ASSOCIATION_TYPES[obj][to_obj]
+        if not isinstance(types, list) or not types:
+            raise Rejected(self.error(400, "Invalid input JSON: an association needs 'types'"))
+        for kind in types:
+            if not isinstance(kind, dict) or kind.get("associationCategory") != "HUBSPOT_DEFINED" \
+                    or kind.get("associationTypeId") != expected:
+                raise Rejected(self.error(
+                    400, f"{kind!r} is not a valid association type from {obj} to {to_obj} "
+                    f"(HUBSPOT_DEFINED {expected})", category="VALIDATION_ERROR"))
+
+    def _association_inputs(self, obj: str, item: Any) -> list[tuple[str, str]]:
+        """The ``associations`` of a create input, checked: ``[(to object, to id)]``."""
+        given = item.get("associations") if isinstance(item, dict) else None
+        if not given:
+            return []
+        kinds = ASSOCIATION_TYPES.get(obj)
+        if not kinds:
+            raise Rejected(self.error(400, f"this sandbox keeps no associations from {obj}"))
+        if not isinstance(given, list):
+            raise Rejected(self.error(400, "Invalid input JSON: 'associations' must be an array"))
+        by_type = {type_id: to_obj for to_obj, type_id in kinds.items()}
+        out = []
+        for assoc in given:
+            types = assoc.get("types") if isinstance(assoc, dict) else None
+            first = types[0] if isinstance(types, list) and types and isinstance(types[0], dict) else {}
+            to_obj = by_type.get(first.get("associationTypeId"))
+            if to_obj is None:
+                raise Rejected(self.error(
+                    400, f"association types {types!r} are not ones this sandbox keeps from {obj} "
+                    f"({', '.join(f'{t} to {o}' for o, t in kinds.items())})", category="VALIDATION_ERROR"))
+            self._check_types(obj, to_obj, types)
+            out.append((to_obj, self._association_target(obj, to_obj, _object_id(assoc.get("to")))))
+        return out
+
+    def _require_on_create(self, obj: str, values: dict[str, str]) -> None:
+        missing = [name for name in REQUIRED_ON_CREATE.get(obj, ()) if not values.get(name)]
+        if missing:
+            raise Rejected(self.error(
+                400, f"Error creating {OBJECT_TYPE[obj]}. Some required properties were not set.",
+                category="VALIDATION_ERROR", context={"properties": missing}))
+
+    def _inputs(self, body: Any, *, limit: int = MAX_BATCH_INPUTS) -> list[dict[str, Any]]:
         inputs = (body or {}).get("inputs") if isinstance(body, dict) else None
         if not isinstance(inputs, list) or not all(isinstance(i, dict) for i in inputs):
             raise Rejected(self.error(400, "Invalid input JSON: 'inputs' must be an array of objects"))
-        if len(inputs) > MAX_BATCH_INPUTS:
+        if len(inputs) > limit:
             raise Rejected(
                 self.error(
                     400,
-                    f"Batch input size must not exceed {MAX_BATCH_INPUTS}; got {len(inputs)} inputs.",
-                    errors=[{"message": f"size must be between 0 and {MAX_BATCH_INPUTS}", "in": "inputs"}],
+                    f"Batch input size must not exceed {limit}; got {len(inputs)} inputs.",
+                    errors=[{"message": f"size must be between 0 and {limit}", "in": "inputs"}],
                 )
             )
         return inputs
@@ -1142,6 +1408,13 @@ class FakeHubSpot(FakeVendor):
                     _problem(name, "INVALID_OPTION", f"{value} was not one of the allowed options: {options}")
                 )
                 continue
+            if value and definition["type"] == "datetime":
+                # ISO 8601 or epoch milliseconds in; HubSpot keeps and answers its own ISO form.
+                ms = epoch_ms(value)
+                if ms is None:
+                    problems.append(_problem(name, "INVALID_DATETIME", f"{value} is not a valid datetime"))
+                    continue
+                value = iso(datetime.fromtimestamp(ms / 1000, tz=UTC))
             out[name] = value
         if problems:
             if user:
@@ -1193,9 +1466,10 @@ class FakeHubSpot(FakeVendor):
         # The hot path of seeding: builds what _apply would, and indexes the record once.
         record_id = self.new_id()
         stamp, ms = self._stamps(now)
-        props: dict[str, str] = {"createdate": stamp, **values}
+        created = CREATED_PROPERTY[obj]
+        props: dict[str, str] = {created: stamp, **values}
         if "" in props.values():
-            props = {"createdate": stamp}
+            props = {created: stamp}
             for name, value in values.items():
                 if value == "":
                     props.pop(name, None)  # an empty string clears a HubSpot property
@@ -1206,7 +1480,7 @@ class FakeHubSpot(FakeVendor):
         record: dict[str, Any] = {
             "id": record_id,
             "properties": props,
-            "createdAt": values.get("createdate") or stamp,
+            "createdAt": values.get(created) or stamp,
             "updatedAt": stamp,
             "archived": False,
             "archivedAt": None,
@@ -1538,6 +1812,27 @@ def _wire(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _associate(record: dict[str, Any], to_obj: str, to_id: str) -> None:
+    """Associate ``record`` with ``to_id`` (once: a pair associated again stays one)."""
+    linked = record.setdefault("associations", {}).setdefault(to_obj, [])
+    if to_id not in linked:
+        linked.append(to_id)
+
+
+def _object_id(value: Any) -> str:
+    """The id of a ``{"id": ...}`` reference (an association's ``from`` / ``to``), or ""."""
+    return str(value.get("id") or "") if isinstance(value, dict) else ""
+
+
+def _no_associations(inputs: list[dict[str, Any]], schema: str) -> None:
+    """Updates and upserts take no associations: HubSpot refuses the unknown field."""
+    if any("associations" in item for item in inputs):
+        raise Rejected(FakeHubSpot.json(
+            {"status": "error", "category": "VALIDATION_ERROR", "correlationId": str(uuid.uuid4()),
+             "message": f'Invalid input JSON on line 1: Unrecognized field "associations" (class {schema}), '
+                        "not marked as ignorable"}, 400))
 
 
 def _properties_of(item: Any) -> dict[str, Any]:

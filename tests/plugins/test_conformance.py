@@ -13,7 +13,9 @@ from plugins.kintone import FakeKintone, Kintone
 from plugins.salesforce import FakeSalesforce, Salesforce
 from plugins.zendesk import FakeZendesk, Zendesk
 
-TestHubSpot = connector_test_class(HubSpot, FakeHubSpot, invalid={"companies": {"industry": "NO_SUCH_INDUSTRY"}})
+TestHubSpot = connector_test_class(
+    HubSpot, FakeHubSpot, invalid={"companies": {"industry": "NO_SUCH_INDUSTRY"}, "notes": {"hs_timestamp": ""}}
+)
 TestZendesk = connector_test_class(Zendesk, FakeZendesk, invalid={"organizations": {"name": ""}})
 TestSalesforce = connector_test_class(
     Salesforce, FakeSalesforce, fake_options={"batch_cap": 5},

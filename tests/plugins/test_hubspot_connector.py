@@ -20,7 +20,7 @@ from hub.connector import Page, Record, WriteOp
 from hub.errors import AuthError, ConfigError, MissingSecretError, RetriableError, VendorError
 from hub.sandbox import Fault
 from hub.sandbox.fake import sandbox_settings
-from plugins.hubspot.connector import PROPERTIES, HubSpot
+from plugins.hubspot.connector import ASSOCIATIONS, PROPERTIES, HubSpot
 from plugins.hubspot.fake import FakeHubSpot, iso
 
 TOKEN = "pat-na1-0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9"
@@ -119,16 +119,19 @@ def test_plugin_registers_connector_and_sandbox() -> None:
 def test_mapping_reads_only_properties_the_connector_asks_for_and_the_fake_knows() -> None:
     raw = yaml.safe_load((REPO / "mappings" / "hubspot.yaml").read_text(encoding="utf-8"))
     assert raw["connector"] == "hubspot"
-    known = {s: {p["name"] for p in FakeHubSpot().state["properties"][s]} for s in ("contacts", "companies")}
+    streams = ("contacts", "companies", "notes")
+    known = {s: {p["name"] for p in FakeHubSpot().state["properties"][s]} for s in streams}
     for stream, spec in raw["streams"].items():
         for field in spec["fields"]:
+            if stream in ASSOCIATIONS and field["field"] == ASSOCIATIONS[stream].field:
+                continue  # a synthetic field the connector fills from associations
             # the id property is requested from settings.id_property, not PROPERTIES
             assert field["field"] in PROPERTIES[stream] or field["field"] == "seamless_hub_id", (stream, field["field"])
             assert field["field"] in known[stream], (stream, field["field"])
     mapping = pytest.importorskip("hub.mapping")
     transforms = pytest.importorskip("hub.transforms")
     loaded, issues = mapping.load_mapping_file(
-        REPO / "mappings" / "hubspot.yaml", {t.name: t for t in transforms.BUILTINS}, streams=["contacts", "companies"]
+        REPO / "mappings" / "hubspot.yaml", {t.name: t for t in transforms.BUILTINS}, streams=list(streams)
     )
     assert loaded is not None and issues == []
     person = loaded.to_canonical("contacts", {"lifecyclestage": "evangelist", "hs_email_optout": "true",
