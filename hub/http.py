@@ -153,7 +153,14 @@ class HttpClient:
             self._add_secret(value)
 
     def request(
-        self, method: str, url: str, *, stream: str | None = None, budget: RequestBudget | None = None, **kw: Any
+        self,
+        method: str,
+        url: str,
+        *,
+        stream: str | None = None,
+        budget: RequestBudget | None = None,
+        retry: bool = True,
+        **kw: Any,
     ) -> httpx.Response:
         """Send a request, retrying transient failures; raise a ConnectorError otherwise.
 
@@ -161,7 +168,11 @@ class HttpClient:
             stream: named in errors.
             budget: an extra budget for this endpoint (e.g. a vendor's export limit), drawn on
                 every attempt, retries included.
+            retry: False for a request that must not be repeated blindly (a create the vendor
+                cannot deduplicate): the caller checks what happened and decides.
         """
+        if not retry:
+            return self._send_once(method, url, stream, budget, kw)
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(RetriableError),
             stop=tenacity.stop_after_attempt(MAX_ATTEMPTS),

@@ -34,7 +34,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # Built-ins, used when the distribution's entry points are not installed (running from a
 # source checkout); the entry points name the same modules.
-DEFAULT_PLUGINS = ("plugins.hubspot", "plugins.zendesk", "plugins.salesforce", "plugins.kintone", "plugins.wordpress")
+DEFAULT_PLUGINS = ("plugins.hubspot", "plugins.zendesk", "plugins.salesforce", "plugins.kintone", "plugins.wordpress", "plugins.rt")
 
 
 @dataclass

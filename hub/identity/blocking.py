@@ -1,9 +1,9 @@
 """Candidate pairs: records that share a blocking key, or sit close in name order.
 
 Several keys, so that a typo in one field does not lose a pair: surname + given initial (and the
-reverse) in every script, name prefixes, the joined name, e-mail local part, phone, postal code
+reverse) in every script, the joined name, e-mail local part, phone, postal code
 + a name, street + house number, organisation or corporate domain + surname, birth date + an
-initial, national id and its one-deletion variants; and a sorted neighbourhood over names. A
+initial, national id and (within a postal code) its one-deletion variants; and a sorted neighbourhood over names. A
 key shared by more than ``max_block`` records (佐藤 alone, a switchboard number) yields no
 pairs: the other keys must find those.
 
@@ -18,7 +18,7 @@ import numpy as np
 
 from hub.identity.table import FeatureTable
 
-KINDS: tuple[str, ...] = ("name", "full", "local", "phone", "postal", "org", "birth", "natid")
+KINDS: tuple[str, ...] = ("name", "local", "phone", "postal", "org", "birth", "natid")
 """Blocking-key kinds (each also names an EM session)."""
 
 SNM = "snm"
@@ -26,7 +26,6 @@ SNM = "snm"
 
 IMPLIES: dict[str, tuple[str, ...]] = {
     "name": ("family", "given"),
-    "full": ("family", "given"),
     "snm": ("family", "given"),
     "local": ("email",),
     "phone": ("phone",),
@@ -57,8 +56,6 @@ def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     rows = np.asarray(rows, dtype=np.int64)
     col = table.col
     first = table.derive("name", "first", lambda s: s[:1])
-    pre4 = table.derive("name", "prefix4", lambda s: s[:4])
-    pre2 = table.derive("name", "prefix2", lambda s: s[:2])
     keys: list[np.ndarray] = []
     owners: list[np.ndarray] = []
 
@@ -72,11 +69,8 @@ def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
         # surname and given name share the tag, so that a swapped record meets the other
         add(_tag("name", 0), fam, first[giv], fam != 0)
         add(_tag("name", 0), giv, first[fam], giv != 0)
-        both = (fam != 0) & (giv != 0)
-        add(_tag("name", 1), pre4[fam], pre2[giv], both)
-        add(_tag("name", 1), pre4[giv], pre2[fam], both)
     full = col("full")[rows]
-    add(_tag("full", 0), full, zero, full != 0)
+    add(_tag("name", 1), full, zero, full != 0)
     for i in range(col("email_locals").shape[1]):
         local = col("email_locals")[rows, i]
         add(_tag("local", 0), local, zero, local != 0)
@@ -85,7 +79,9 @@ def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
             phone = col(name)[rows, i]
             add(_tag("phone", 0), phone, zero, phone != 0)
     postal, street, house = col("postal")[rows], col("street")[rows], col("house")[rows]
-    add(_tag("postal", 0), street, house, (street != 0) & (house != 0))
+    # street + house number within a postal code: both names may carry typos
+    spot = (house.astype(np.int64) * np.int64(0x9E3779B1) ^ postal.astype(np.int64) * np.int64(0x85EBCA77)) & np.int64((1 << 28) - 1)
+    add(_tag("postal", 0), street, spot, (street != 0) & (house != 0) & (postal != 0))
     org = col("org")[rows]
     for rep in _REPS:
         for part in ("family", "given"):
@@ -97,16 +93,21 @@ def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
             dom = col("org_domains")[rows, i]
             add(_tag("org", 1), dom, fam, (dom != 0) & (fam != 0))
     birth = col("birth")[rows]
+    # with either initial (one tag, so a swapped record meets the other): on its own a birth
+    # date is shared by thousands in a big file
     for part in ("given", "family"):
         add(_tag("birth", 0), birth, first[col(part)[rows]], birth != 0)
     natid = col("natid")[rows]
     add(_tag("natid", 0), natid, zero, natid != 0)
     deletions = _deletion_hashes(table)
+    mask56 = np.int64((1 << 56) - 1)
     for i in range(deletions.shape[1]):
-        # deletion neighbourhood: one typo or transposition still shares a key
+        # deletion neighbourhood (one typo or transposition still shares a key), within one
+        # postal code: across a whole country, random ids collide once one digit is dropped
         hashed = deletions[natid, i]
-        ok = hashed != 0
-        keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | hashed[ok])
+        ok = (hashed != 0) & (postal != 0)
+        mixed = (hashed[ok] ^ (postal[ok].astype(np.int64) * np.int64(0x2545F4914F6CDD1D))) & mask56
+        keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | mixed)
         owners.append(rows[ok])
     key = np.concatenate(keys)
     owner = np.concatenate(owners)

@@ -43,7 +43,7 @@ PERSONAL = 2
 MOBILE = 4
 """A mobile number agrees."""
 
-_PARALLEL_FROM = 20_000
+_PARALLEL_FROM = 1 << 62
 
 
 @dataclass
@@ -62,14 +62,6 @@ class PairLevels:
     flags: np.ndarray
 
 
-def _unique_pairs(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> tuple[list[str], list[str], np.ndarray]:
-    """Distinct unordered value pairs (as strings) and, per input pair, its index among them."""
-    lo = np.minimum(ca, cb).astype(np.int64)
-    hi = np.maximum(ca, cb).astype(np.int64)
-    uniq, inverse = np.unique(lo * len(strings) + hi, return_inverse=True)
-    return strings[uniq // len(strings)].tolist(), strings[uniq % len(strings)].tolist(), inverse
-
-
 def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
     """Jaro-Winkler similarity of code pairs (1 for equal, 0 where a side is missing).
 
@@ -82,10 +74,12 @@ def _sim(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray, where: np.ndarray 
     out[both & (ca == cb)] = 1.0
     todo = both & (ca != cb)
     if todo.any():
-        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        # straight over the pairs: sorting them to compute each distinct pair once costs more
+        # than the similarity itself
+        left = strings[ca[todo]].tolist()
+        right = strings[cb[todo]].tolist()
         workers = -1 if len(left) >= _PARALLEL_FROM else 1
-        sims = process.cpdist(left, right, scorer=JaroWinkler.similarity, workers=workers, dtype=np.float32)
-        out[todo] = sims[inverse]
+        out[todo] = process.cpdist(left, right, scorer=JaroWinkler.similarity, workers=workers, dtype=np.float32)
     return out
 
 
@@ -96,10 +90,10 @@ def _dist(strings: np.ndarray, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
     out[both & (ca == cb)] = 0
     todo = both & (ca != cb)
     if todo.any():
-        left, right, inverse = _unique_pairs(strings, ca[todo], cb[todo])
+        left = strings[ca[todo]].tolist()
+        right = strings[cb[todo]].tolist()
         workers = -1 if len(left) >= _PARALLEL_FROM else 1
-        d = process.cpdist(left, right, scorer=OSA.distance, workers=workers, dtype=np.int32)
-        out[todo] = d[inverse]
+        out[todo] = process.cpdist(left, right, scorer=OSA.distance, workers=workers, dtype=np.int32)
     return out
 
 
@@ -124,12 +118,13 @@ def _has(x: np.ndarray) -> np.ndarray:
 
 
 def _name_part(
-    table: FeatureTable, a: np.ndarray, b: np.ndarray, part_a: str, part_b: str, where: np.ndarray | None = None
+    table: FeatureTable, a: np.ndarray, b: np.ndarray, part_a: str, part_b: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(exact, comparable, best similarity, tf code) of a name part in every representation.
 
     Kanji never meet romaji by spelling (they are incomparable, not different); kana readings
-    and loose romaji keys meet across scripts. ``where`` limits the similarity work.
+    and loose romaji keys meet across scripts, and are consulted only where the spelling says
+    little.
     """
     names = table.strings("name")
     cjk = table.flag("name", "cjk", is_cjk)
@@ -137,14 +132,15 @@ def _name_part(
     k_a, k_b = table.col(part_a + "_kana")[a], table.col(part_b + "_kana")[b]
     r_a, r_b = table.col(part_a + "_roma")[a], table.col(part_b + "_roma")[b]
     text_ok = _both(t_a, t_b) & (cjk[t_a] == cjk[t_b])
+    kana_ok, roma_ok = _both(k_a, k_b), _both(r_a, r_b)
     exact = (_eq(t_a, t_b) & text_ok) | _eq(k_a, k_b) | _eq(r_a, r_b)
-    comparable = text_ok | _both(k_a, k_b) | _both(r_a, r_b)
-    todo = ~exact if where is None else ~exact & where
-    sim = _sim(names, t_a, t_b, todo & text_ok)
-    # a reading or romaji key only adds where the spelling says little
-    weak = todo & (sim < 0.95)
-    sim = np.maximum(sim, _sim(names, k_a, k_b, weak))
-    sim = np.maximum(sim, _sim(names, r_a, r_b, weak))
+    comparable = text_ok | kana_ok | roma_ok
+    sim = np.zeros(len(a), dtype=np.float32)
+    idx = np.flatnonzero(text_ok & ~exact)
+    sim[idx] = _sim(names, t_a[idx], t_b[idx])
+    idx = np.flatnonzero(~exact & (kana_ok | roma_ok) & (sim < 0.95))
+    if len(idx):
+        sim[idx] = np.maximum.reduce([sim[idx], _sim(names, k_a[idx], k_b[idx]), _sim(names, r_a[idx], r_b[idx])])
     sim[exact] = 1.0
     tf = np.where(_eq(t_a, t_b) & text_ok, t_a, np.where(_eq(r_a, r_b), r_a, np.where(_eq(k_a, k_b), k_a, 0)))
     return exact, comparable, sim, tf.astype(np.int32)
@@ -176,14 +172,21 @@ def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     """(family level, given level, family tf code, given tf code, given-conflict flag)."""
     f_exact, f_cmp, f_sim, f_tf = _name_part(table, a, b, "family", "family")
     g_exact, g_cmp, g_sim, g_tf = _name_part(table, a, b, "given", "given")
-    # a swap can only explain a pair clearly better where the direct reading is poor
-    poor = (f_sim + g_sim) < 1.7
-    cf_exact, cf_cmp, cf_sim, _ = _name_part(table, a, b, "family", "given", poor)
-    cg_exact, cg_cmp, cg_sim, _ = _name_part(table, a, b, "given", "family", poor)
-    cf_exact &= poor
-    cg_exact &= poor
-    cf_sim[~poor] = 0.0
-    cg_sim[~poor] = 0.0
+    # a swap can only explain a pair clearly better where the direct reading is poor, and
+    # only if some part meets the other part's initial (checked in spelling and romaji)
+    first = table.derive("name", "first", lambda x: x[:1])
+    crossing = np.zeros(len(a), dtype=bool)
+    for rep in ("", "_roma"):
+        fa, ga = first[table.col("family" + rep)[a]], first[table.col("given" + rep)[a]]
+        fb, gb = first[table.col("family" + rep)[b]], first[table.col("given" + rep)[b]]
+        crossing |= ((fa == gb) & (fa != 0)) | ((ga == fb) & (ga != 0))
+    poor = np.flatnonzero(((f_sim + g_sim) < 1.7) & crossing)
+    n = len(a)
+    cf_exact, cf_cmp, cg_exact, cg_cmp = (np.zeros(n, dtype=bool) for _ in range(4))
+    cf_sim, cg_sim = np.zeros(n, dtype=np.float32), np.zeros(n, dtype=np.float32)
+    if len(poor):
+        cf_exact[poor], cf_cmp[poor], cf_sim[poor], _ = _name_part(table, a[poor], b[poor], "family", "given")
+        cg_exact[poor], cg_cmp[poor], cg_sim[poor], _ = _name_part(table, a[poor], b[poor], "given", "family")
     # a swap (typos and all) is taken when it explains the pair clearly better
     swapped = (cf_cmp | cg_cmp) & ((cf_sim + cg_sim) >= (f_sim + g_sim) + 0.3)
     f_exact = np.where(swapped, cf_exact, f_exact)
@@ -220,8 +223,12 @@ def _address(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     sa, sb = table.col("street")[a], table.col("street")[b]
     ha, hb = table.col("house")[a], table.col("house")[b]
     ra, rb = table.col("region")[a], table.col("region")[b]
-    area = _eq(pa, pb) | (_sim(table.strings("locality"), la, lb) >= 0.88)
-    street = _sim(table.strings("street"), sa, sb) >= 0.88
+    area = _eq(pa, pb) | _eq(la, lb)
+    idx = np.flatnonzero(~area & _both(la, lb))
+    area[idx] = _sim(table.strings("locality"), la[idx], lb[idx]) >= 0.88
+    street = _eq(sa, sb)
+    idx = np.flatnonzero(~street & _both(sa, sb))
+    street[idx] = _sim(table.strings("street"), sa[idx], sb[idx]) >= 0.88
     known = _both(pa, pb) | _both(la, lb) | _both(sa, sb)
     lvl = np.where(known | _both(ra, rb), 1, 0).astype(np.int8)
     lvl[_eq(ra, rb) & ~area & ~street] = 2

@@ -48,9 +48,9 @@ class ResolverConfig:
     priority: tuple[str, ...] = DEFAULT_PRIORITY
     blocklist: frozenset[str] = field(default_factory=frozenset)
     max_identifier_group: int = 50
-    max_block: int = 60
-    max_name_block: int = 20
-    window: int = 4
+    max_block: int = 30
+    max_name_block: int = 10
+    window: int = 3
     em_max_pairs: int = 400_000
     u_sample_pairs: int = 300_000
     seed: int = 0

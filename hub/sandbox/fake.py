@@ -9,13 +9,17 @@ usable as an httpx transport (:meth:`FakeVendor.transport`) and as an ASGI app s
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
+import math
 import os
-from collections import deque
 import re
 import tempfile
 import threading
+import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,8 +27,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import orjson
 
 Handler = Callable[..., httpx.Response]
+
+SAVE_EVERY_SECONDS = 1.0  # data-API changes in a burst (seeding) are saved at most this often...
+SAVE_TIME_SHARE = 0.02  # ...and no sooner than 50 times as long as the last save took (big states)
 
 
 def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -72,9 +80,11 @@ class FakeVendor:
             for n in dir(type(self))
             if hasattr(getattr(type(self), n), "_route")
         ]
+        self._last_save = -math.inf
+        self._save_gap = SAVE_EVERY_SECONDS
         self.state: dict[str, Any] = self.empty_state()
         if self.state_path and self.state_path.exists():
-            self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
+            self.state = orjson.loads(self.state_path.read_bytes())
 
     # -- to override ---------------------------------------------------------------------
     def empty_state(self) -> dict[str, Any]:
@@ -146,17 +156,42 @@ class FakeVendor:
 
     def save(self) -> None:
         """Persist the state atomically (a killed process leaves the old or the new file)."""
+        with self.lock:
+            _UNSAVED.discard(self)
+            if not self.state_path:
+                self.dirty = False
+                return
+            started = time.monotonic()
+            data = orjson.dumps(self.state, option=orjson.OPT_NON_STR_KEYS)
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.state_path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self.dirty = False
+            self._last_save = time.monotonic()
+            self._save_gap = max(SAVE_EVERY_SECONDS, (self._last_save - started) / SAVE_TIME_SHARE)
+
+    def save_soon(self) -> None:
+        """Persist a change made through the data API: at once, except in a burst (seeding a
+        million records must not rewrite the whole file a million times). A deferred save
+        happens on the next change after the back-off, on the next HTTP request (answered only
+        once saved), on :meth:`save`, or at exit."""
+        self.dirty = True
         if not self.state_path:
             self.dirty = False
             return
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.state, fh, ensure_ascii=False)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.state_path)
-        self.dirty = False
+        if time.monotonic() - self._last_save >= self._save_gap:
+            self.save()
+        else:
+            _UNSAVED.add(self)
 
     def mutated(self) -> None:
         """Handlers call this after changing state; the state is saved before the response."""
@@ -269,3 +304,14 @@ def sandbox_settings(fake: FakeVendor) -> dict[str, Any]:
     """Connector settings that point at ``fake`` (a fake may add what its vendor needs)."""
     extra = getattr(fake, "extra_settings", None)
     return {"base_url": fake.base_url, **(extra() if callable(extra) else {})}
+
+
+# Fakes with data-API changes not yet saved (see FakeVendor.save_soon): saved at exit.
+_UNSAVED: weakref.WeakSet[FakeVendor] = weakref.WeakSet()
+
+
+@atexit.register
+def _save_unsaved() -> None:
+    for fake in list(_UNSAVED):
+        if fake.dirty:
+            fake.save()

@@ -33,15 +33,10 @@ at most once a second (see :meth:`FakeHubSpot._commit`); HTTP writes are saved b
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
-import os
 import re
-import tempfile
 import time
 import uuid
-import weakref
 from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -64,10 +59,6 @@ MAX_ASSOCIATION_WRITE_INPUTS = 100  # v4 associations batch/create and batch/arc
 MAX_LIST_LIMIT = 100
 MAX_SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
-# Data-API changes in a burst (seeding) are saved at most this often, and never more often than
-# SAVE_BACKOFF times the last save's duration (a million-record file takes seconds to write).
-SAVE_EVERY_SECONDS = 1.0
-SAVE_BACKOFF = 5.0
 # Search index keys pack (modification epoch ms, id) into one int: ms * _ID_SPAN + id.
 _ID_SPAN = 1 << 40
 
@@ -333,8 +324,6 @@ class FakeHubSpot(FakeVendor):
         self.rate_limit = rate_limit
         self.search_cap = search_cap
         self._hits: deque[float] = deque()
-        self._last_save = -float("inf")
-        self._save_seconds = 0.0
         self._stamp_memo: tuple[datetime | None, str, int | None] = (None, "", None)
         self._ms_memo: tuple[Any, int | None] = (None, None)
         # A state file written before property definitions (or an object) were stored still loads.
@@ -1032,48 +1021,8 @@ class FakeHubSpot(FakeVendor):
 
     # -- internals ---------------------------------------------------------------------------
     def _commit(self) -> None:
-        """Persist a data-API change: at once, except in a burst (seeding a million records
-        must not rewrite the whole file a million times). A deferred save happens on the next
-        change after the back-off, on the next HTTP request (the base class saves before
-        answering), on :meth:`save`, or at exit."""
-        self.mutated()
-        if not self.state_path:
-            self.dirty = False
-            return
-        wait = max(SAVE_EVERY_SECONDS, SAVE_BACKOFF * self._save_seconds)
-        if time.monotonic() - self._last_save >= wait:
-            self.save()
-        else:
-            _UNSAVED.add(self)
-
-    @override
-    def save(self) -> None:
-        """Persist the state atomically, like the base class, in the same JSON shape.
-
-        ``json.dump`` to a file runs the pure-Python encoder (40 s for a million records); the
-        records are encoded here in chunks by the C encoder instead (a few seconds), without
-        building the whole document as one string.
-        """
-        with self.lock:
-            if not self.state_path:
-                self.dirty = False
-                return
-            started = time.monotonic()
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                    _dump_state(self.state, fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, self.state_path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            self.dirty = False
-            self._last_save = time.monotonic()
-            self._save_seconds = self._last_save - started
+        """Persist a data-API change (see :meth:`FakeVendor.save_soon`)."""
+        self.save_soon()
 
     def _stamp(self, at: datetime | None) -> datetime:
         if at is None:
@@ -1741,42 +1690,6 @@ def _index_drop(index: dict[Any, str | list[str]], value: Any, record_id: str) -
         entry.remove(record_id)
         if len(entry) == 1:
             index[value] = entry[0]
-
-
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode  # one-shot: the C encoder
-_DUMP_CHUNK = 5_000
-
-
-def _dump_state(state: dict[str, Any], fh: Any) -> None:
-    """Write ``state`` as JSON (what ``json.dump`` writes), the record tables in chunks."""
-    fh.write("{")
-    for i, (key, value) in enumerate(state.items()):
-        fh.write(("" if i == 0 else ", ") + _ENCODE(key) + ": ")
-        if key != "records" or not isinstance(value, dict):
-            fh.write(_ENCODE(value))
-            continue
-        fh.write("{")
-        for j, (stream, table) in enumerate(value.items()):
-            fh.write(("" if j == 0 else ", ") + _ENCODE(stream) + ": {")
-            items = iter(table.items())
-            first = True
-            while chunk := dict(islice(items, _DUMP_CHUNK)):
-                fh.write(("" if first else ", ") + _ENCODE(chunk)[1:-1])
-                first = False
-            fh.write("}")
-        fh.write("}")
-    fh.write("}")
-
-
-# Fakes with data-API changes not yet saved (see FakeHubSpot._commit): saved at exit.
-_UNSAVED: weakref.WeakSet[FakeHubSpot] = weakref.WeakSet()
-
-
-@atexit.register
-def _save_unsaved() -> None:
-    for fake in list(_UNSAVED):
-        if fake.dirty:
-            fake.save()
 
 
 class _Invalid(Exception):

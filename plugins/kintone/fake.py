@@ -42,12 +42,10 @@ Records are stored as kintone returns them: ``{field code: {"type": ..., "value"
 
 from __future__ import annotations
 
-import atexit
 import json
 import re
 import time
 import uuid
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -72,7 +70,6 @@ MAX_CURSOR_SIZE = 500
 DEFAULT_CURSOR_SIZE = 100
 MAX_CURSORS = 10  # per domain
 CURSOR_TTL_SECONDS = 600.0  # since the cursor was created or last read
-SAVE_EVERY_SECONDS = 1.0
 PERMISSIONS = frozenset({"view", "add", "edit", "delete"})
 OPERATOR = {"code": "sandbox", "name": "Sandbox"}
 
@@ -258,7 +255,6 @@ class FakeKintone(FakeVendor):
         self.cursors: dict[str, Cursor] = {}
         self.grants: dict[str, Grant] = {token: Grant()}
         self._tokens: list[str] = []
-        self._last_save = -float("inf")
         for key, value in self.empty_state().items():  # state files written by older versions
             self.state.setdefault(key, value)
 
@@ -407,12 +403,6 @@ class FakeKintone(FakeVendor):
         with self.lock:
             self._expire_cursors()
             return len(self.cursors)
-
-    @override
-    def save(self) -> None:
-        with self.lock:
-            super().save()
-            self._last_save = time.monotonic()
 
     # -- routes: records -----------------------------------------------------------------
     @route("GET", PREFIX + r"/records\.json")
@@ -851,17 +841,8 @@ class FakeKintone(FakeVendor):
         return at
 
     def _commit(self) -> None:
-        """Persist a data-API change: at once, except in a burst (seeding), where saves happen at
-        most once a second, on the next HTTP request (the base class saves before answering), on
-        :meth:`save`, or at exit."""
-        self.mutated()
-        if not self.state_path:
-            self.dirty = False
-            return
-        if time.monotonic() - self._last_save >= SAVE_EVERY_SECONDS:
-            self.save()
-        else:
-            _UNSAVED.add(self)
+        """Persist a data-API change (see :meth:`FakeVendor.save_soon`)."""
+        self.save_soon()
 
 
 # -- the query language subset ---------------------------------------------------------------------
@@ -1137,12 +1118,3 @@ def _public(record: dict[str, Any], wanted: list[str]) -> dict[str, Any]:
     return json.loads(json.dumps(record))
 
 
-# Fakes with data-API changes not yet saved (see FakeKintone._commit): saved at exit.
-_UNSAVED: weakref.WeakSet[FakeKintone] = weakref.WeakSet()
-
-
-@atexit.register
-def _save_unsaved() -> None:
-    for fake in list(_UNSAVED):
-        if fake.dirty:
-            fake.save()

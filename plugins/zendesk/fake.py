@@ -30,19 +30,14 @@ stores values as given (messy data is the point of a sandbox); only the HTTP API
 
 from __future__ import annotations
 
-import atexit
 import base64
 import binascii
 import copy
 import gc
-import json
 import math
-import os
 import re
-import tempfile
 import time
 import uuid
-import weakref
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -64,8 +59,6 @@ _J = r"(?:\.json)?"  # Zendesk answers with or without the .json suffix
 MAX_BULK = 100  # documented limit of every *_many endpoint
 MAX_EXPORT_PAGE = 1000  # documented per_page maximum of incremental exports
 JOB_RUN_SECONDS = 2.0  # how long an unpolled job counts as queued for the job limit
-SAVE_EVERY_SECONDS = 1.0  # data-API changes in a burst (seeding) are saved at most this often
-SAVE_TIME_SHARE = 0.02  # ...and no sooner than 50 times as long as the last save took (big states)
 COMPACT_MIN_STALE = 4096  # a change log is compacted once it has this many superseded entries...
 ADMIN_ID = 1  # the API user (not an end user, so not part of the users export)
 SANDBOX_EMAIL = "admin@sandbox.example.com"  # any email is accepted with the right token
@@ -202,8 +195,6 @@ class FakeZendesk(FakeVendor):
         self.max_queued_jobs = max_queued_jobs
         self._windows: dict[str, tuple[int, int]] = {}
         self._mem: _Derived | None = None  # in-memory indexes of self.state (see _derived)
-        self._last_save = -math.inf
-        self._save_gap = SAVE_EVERY_SECONDS
         self._stamp_key: tuple[float, timedelta, float] | None = None  # (second, offset, seconds)
         self._stamp: tuple[str, int] = ("", 0)
         self._epochs: dict[str, int] = {}
@@ -277,8 +268,7 @@ class FakeZendesk(FakeVendor):
         with self.lock:
             record, _ = self._build(stream, None, fields, validate=False)
             rid = self._store_new(stream, record)
-            if self.state_path:
-                self.save_if_dirty()
+            self.save_soon()
             return rid
 
     @override
@@ -293,7 +283,7 @@ class FakeZendesk(FakeVendor):
             current = self.table(stream)[str(record_id)]
             record, _ = self._build(stream, current, fields, validate=False)
             self._store(stream, record)
-            self.save_if_dirty()
+            self.save_soon()
 
     def delete(self, stream: str, record_id: str) -> None:
         """Delete a record the way Zendesk does: users become ``active: false``, organizations
@@ -305,50 +295,8 @@ class FakeZendesk(FakeVendor):
         with self.lock:
             record = _copy(self.table(stream)[str(record_id)])
             self._soft_delete(stream, record)
-            self.save_if_dirty()
+            self.save_soon()
 
-    def save_if_dirty(self) -> None:
-        """Persist a change made through the data API.
-
-        Saved at once, except in a burst: seeding thousands of records would otherwise rewrite
-        the whole file thousands of times. A deferred save happens on the next change after
-        :data:`SAVE_EVERY_SECONDS` (or 50 times as long as the last save took: saving a million
-        records takes seconds, and seeding them should not be mostly saving), on the next HTTP
-        request, on :meth:`save`, or at exit.
-        """
-        if not self.dirty or not self.state_path:
-            return
-        if time.monotonic() - self._last_save >= self._save_gap:
-            started = time.monotonic()
-            self.save()
-            self._last_save = time.monotonic()
-            self._save_gap = max(SAVE_EVERY_SECONDS, (self._last_save - started) / SAVE_TIME_SHARE)
-        elif self not in _UNSAVED:
-            _UNSAVED.add(self)
-
-    @override
-    def save(self) -> None:
-        """Persist the state atomically, as :meth:`FakeVendor.save` does (same file), but
-        encoded in one go by the C encoder: ``json.dump`` streams through the pure-Python one,
-        about a minute for a million records."""
-        if not self.state_path:
-            self.dirty = False
-            return
-        data = json.dumps(self.state, ensure_ascii=False).encode("utf-8")
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fake-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.state_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self.dirty = False
-
-    # -- routes: users -------------------------------------------------------------------
     @route("GET", r"/api/v2/users/me" + _J)
     def users_me(self, request: httpx.Request, body: Any) -> httpx.Response:
         email = self._authenticated_email(request.headers.get("Authorization", ""))
@@ -1095,16 +1043,6 @@ class FakeZendesk(FakeVendor):
         if "custom_field_options" in definition:
             out["custom_field_options"] = copy.deepcopy(definition["custom_field_options"])
         return out
-
-
-_UNSAVED: weakref.WeakSet[FakeZendesk] = weakref.WeakSet()
-
-
-@atexit.register
-def _save_unsaved() -> None:
-    for fake in list(_UNSAVED):
-        if fake.dirty:
-            fake.save()
 
 
 def _encode_cursor(record: dict[str, Any], seq: int) -> str:

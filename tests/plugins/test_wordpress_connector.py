@@ -560,5 +560,4 @@ if connector_test_class is not None:
     TestWordPressConformance = connector_test_class(WordPress, FakeWordPress, xfail={
         "test_incremental_read_returns_the_changes[comments]": _NO_MODIFIED_DATE,
         "test_record_changed_again_at_the_checkpoint_timestamp[comments]": _NO_MODIFIED_DATE,
-        "test_mapping_round_trip[comments]": "comments map nothing out (read only), and an activity needs its type",
     })

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+import hub.sandbox.fake as base_fake
 import plugins.zendesk.fake as fake_module
 from plugins.zendesk.fake import SANDBOX_EMAIL, FakeZendesk, epoch
 
@@ -153,7 +154,7 @@ def test_a_burst_of_inserts_is_saved_once_at_the_end(tmp_path: Path) -> None:
     seeding = FakeZendesk(state_path=path)
     ids = [seeding.insert("users", {"name": f"S{i}", "email": f"s{i}@example.com"}) for i in range(20)]
     assert seeding.dirty  # not rewritten 20 times
-    fake_module._save_unsaved()  # what the atexit hook does (or an explicit save, or the next request)
+    base_fake._save_unsaved()  # what the atexit hook does (or an explicit save, or the next request)
     assert [str(u["id"]) for u in FakeZendesk(state_path=path).records("users")] == ids
 
 
