@@ -136,7 +136,7 @@ STANDARD_FIELDS: dict[str, tuple[tuple[str, str, bool], ...]] = {  # (name, type
     ),
     "correspondence": (
         ("id", _I, False), ("Type", _S, False), ("Ticket", _I, False), ("Subject", _S, False),
-        ("Creator", _I, False), ("CreatorName", _S, False), ("CreatorEmail", _S, False),
+        ("Creator", _I, False), ("CreatorName", _S, False), ("CreatorEmail", _S, False), ("Customer", _I, False),
         ("Created", _T, False), ("Content", _S, False), ("Direction", _S, False), ("Url", _S, False),
     ),
 }
@@ -608,6 +608,10 @@ class RT(Connector):
         creator = item.get("Creator") if isinstance(item.get("Creator"), dict) else {}
         creator_id = _text(creator.get("id"))
         brief = tickets.get(ticket, {})
+        requestors = brief.get("requestors", set())
+        # the customer whose conversation this is: the writer when a requestor wrote it, else the
+        # ticket's (first) requestor, so an agent's reply lands on the customer's timeline too
+        customer = creator_id if creator_id in requestors else (min(requestors, key=lambda r: (len(r), r)) if requestors else None)
         data = {
             "id": txn,
             "Type": item.get("Type"),
@@ -618,7 +622,8 @@ class RT(Connector):
             "CreatorEmail": _text(creator.get("EmailAddress")),
             "Created": _iso(item.get("Created")),
             "Content": contents.get(txn),
-            "Direction": ("inbound" if creator_id in brief.get("requestors", ()) else "outbound") if brief else None,
+            "Customer": customer,
+            "Direction": ("inbound" if creator_id in requestors else "outbound") if brief else None,
             "Url": f"{self.settings.base_url}/Ticket/Display.html?id={ticket}#txn-{txn}",
         }
         return Record(id=txn, data=data, updated_at=_parse(data["Created"]))
