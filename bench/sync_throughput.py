@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 # the largest page each read endpoint allows, and each write endpoint's batch limit
-PAGE_MAX = {"hubspot/contacts": 100, "hubspot/companies": 100, "zendesk/users": 1000, "zendesk/organizations": 1000}
+PAGE_MAX = {"hubspot/contacts": 100, "hubspot/companies": 100, "hubspot/notes": 100, "zendesk/users": 1000, "zendesk/organizations": 1000}
 BATCH_MAX = 100
 ZENDESK_JOBS_PER_POLL = 30  # Zendesk queues at most 30 jobs per account; one show_many polls them
 
