@@ -21,6 +21,7 @@ from hub.connector import (
     TimestampCheckpoint,
     WriteOp,
     WriteResult,
+    distinct_batches,
 )
 from hub.http import HttpClient, RequestBudget
 from hub.plugins import hookimpl
@@ -49,5 +50,6 @@ __all__ = [
     "WriteOp",
     "WriteResult",
     "__version__",
+    "distinct_batches",
     "hookimpl",
 ]

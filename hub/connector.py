@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -292,6 +292,24 @@ class Connector:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def distinct_batches(
+    items: Sequence[tuple[int, WriteOp]], size: int, key: Callable[[WriteOp], str]
+) -> Iterator[list[tuple[int, WriteOp]]]:
+    """Batches of at most ``size`` (index, op) pairs whose ops' keys are distinct: vendors refuse,
+    or fail both, when one call names a record twice."""
+    chunk: list[tuple[int, WriteOp]] = []
+    keys: set[str] = set()
+    for item in items:
+        k = key(item[1])
+        if len(chunk) >= size or k in keys:
+            yield chunk
+            chunk, keys = [], set()
+        chunk.append(item)
+        keys.add(k)
+    if chunk:
+        yield chunk
 
 
 @dataclass

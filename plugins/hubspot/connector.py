@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, SecretStr
 
 from hub.connector import (
+    distinct_batches,
     DELETE,
     INCREMENTAL,
     READ,
@@ -274,7 +275,7 @@ class HubSpot(Connector):
             (self._archive_chunk, archives, lambda op: str(op.target_id)),
         ]
         for send, items, key in plan:
-            for chunk in _chunks(items, MAX_BATCH_INPUTS, key):
+            for chunk in distinct_batches(items, MAX_BATCH_INPUTS, key):
                 for index, result in self._bisect(stream, send, chunk).items():
                     results[index] = result
         return [
@@ -762,22 +763,6 @@ def _wire(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
-
-def _chunks(
-    items: list[tuple[int, WriteOp]], size: int, key: Callable[[WriteOp], str]
-) -> Iterator[list[tuple[int, WriteOp]]]:
-    """Batches of at most ``size`` whose keys are distinct (HubSpot refuses duplicate ids)."""
-    chunk: list[tuple[int, WriteOp]] = []
-    keys: set[str] = set()
-    for item in items:
-        k = key(item[1])
-        if len(chunk) >= size or k in keys:
-            yield chunk
-            chunk, keys = [], set()
-        chunk.append(item)
-        keys.add(k)
-    if chunk:
-        yield chunk
 
 
 def _written(

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from hub.connector import (
+    distinct_batches,
     DELETE,
     INCREMENTAL,
     READ,
@@ -373,7 +374,7 @@ class Kintone(Connector):
             (self._delete_chunk, deletes, lambda op: str(op.target_id)),
         ]
         for send, items, key in plan:
-            for chunk in _chunks(items, MAX_WRITE, key):
+            for chunk in distinct_batches(items, MAX_WRITE, key):
                 for index, result in self._send(stream, app, send, chunk).items():
                     results[index] = result
         return [
@@ -833,19 +834,3 @@ def _wire(value: Any) -> Any:
 def _wire_record(fields: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {code: {"value": _wire(value)} for code, value in fields.items()}
 
-
-def _chunks(
-    items: list[tuple[int, WriteOp]], size: int, key: Callable[[WriteOp], str]
-) -> Iterator[list[tuple[int, WriteOp]]]:
-    """Batches of at most ``size`` whose keys are distinct (one request must not name a record twice)."""
-    chunk: list[tuple[int, WriteOp]] = []
-    keys: set[str] = set()
-    for item in items:
-        k = key(item[1])
-        if len(chunk) >= size or k in keys:
-            yield chunk
-            chunk, keys = [], set()
-        chunk.append(item)
-        keys.add(k)
-    if chunk:
-        yield chunk

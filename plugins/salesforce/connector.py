@@ -64,6 +64,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub import http as hub_http
 from hub.connector import (
+    distinct_batches,
     DELETE,
     INCREMENTAL,
     READ,
@@ -373,7 +374,7 @@ class Salesforce(Connector):
             (self._delete_chunk, deletes, lambda op: str(op.target_id)[:15]),
         ]
         for send, items, key in plan:
-            for chunk in _chunks(items, MAX_COLLECTION, key):
+            for chunk in distinct_batches(items, MAX_COLLECTION, key):
                 for index, result in self._guarded(stream, send, chunk).items():
                     results[index] = result
         return [
@@ -857,19 +858,3 @@ def _wire_value(name: str, kind: str, value: Any) -> Any:
         return json.dumps(value, ensure_ascii=False)
     return str(value)
 
-
-def _chunks(
-    items: list[tuple[int, WriteOp]], size: int, key: Callable[[WriteOp], str]
-) -> Iterator[list[tuple[int, WriteOp]]]:
-    """Chunks of at most ``size`` whose keys are distinct (one key twice in one call fails both)."""
-    chunk: list[tuple[int, WriteOp]] = []
-    keys: set[str] = set()
-    for item in items:
-        k = key(item[1])
-        if len(chunk) >= size or k in keys:
-            yield chunk
-            chunk, keys = [], set()
-        chunk.append(item)
-        keys.add(k)
-    if chunk:
-        yield chunk
