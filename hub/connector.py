@@ -36,7 +36,7 @@ else:  # Python 3.11
 if TYPE_CHECKING:
     import httpx
 
-    from hub.http import HttpClient, RequestBudget
+    from hub.http import RequestBudget
 
 __all__ = ["override"]  # re-exported for plugins: ``from hub.connector import override``
 

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field

@@ -17,7 +17,7 @@ from hub import http as hub_http
 from hub.connector import Page, WriteOp
 from hub.errors import AuthError, ConfigError, ConnectorError, MissingSecretError
 from hub.sandbox import FakeVendor, Fault
-from hub.testing import ConnectorSuite, Harness
+from hub.testing import ConnectorSuite
 from plugins.rt import RT, FakeRT, RTSettings
 from plugins.rt.connector import priority_band
 
