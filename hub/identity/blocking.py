@@ -18,17 +18,20 @@ import numpy as np
 
 from hub.identity.table import FeatureTable
 
-KINDS: tuple[str, ...] = ("name", "local", "phone", "postal", "org", "birth", "natid")
+KINDS: tuple[str, ...] = ("name", "local", "phone", "address", "postal", "org", "birth", "natid")
 """Blocking-key kinds (each also names an EM session)."""
 
 SNM = "snm"
 """The sorted-neighbourhood "kind"."""
 
 IMPLIES: dict[str, tuple[str, ...]] = {
-    "name": ("family", "given"),
+    # a name key fixes one name part and only the other's initial: the other part still
+    # varies, and EM needs it beside the address to tell a person from a household
+    "name": ("family",),
     "snm": ("family", "given"),
     "local": ("email",),
     "phone": ("phone",),
+    "address": ("address",),
     "postal": ("address", "family", "given"),
     "org": ("org", "family"),
     "birth": ("birth", "family", "given"),
@@ -48,10 +51,13 @@ def _key(tag: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (np.int64(tag) << np.int64(56)) | (a.astype(np.int64) << np.int64(28)) | b.astype(np.int64)
 
 
-def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(key, row) for every blocking key of ``rows`` (a row appears once per key it has).
+def row_keys(table: FeatureTable, rows: np.ndarray, only: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(key, row) for every blocking key of ``rows``, each (key, row) once, sorted by key.
 
-    The kind of a key is ``key >> 59`` (an index into :data:`KINDS`).
+    The kind of a key is ``key >> 59`` (an index into :data:`KINDS`); ``only`` limits the keys
+    to one kind (the batch path keys kind by kind to bound its memory). A row never yields the
+    same key twice — a name equal in two scripts is skipped at the source — so sorting by key
+    alone groups the blocks.
     """
     rows = np.asarray(rows, dtype=np.int64)
     col = table.col
@@ -59,63 +65,97 @@ def row_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
     keys: list[np.ndarray] = []
     owners: list[np.ndarray] = []
 
+    def wanted(kind: str) -> bool:
+        return only is None or only == kind
+
     def add(tag: int, a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> None:
         keys.append(_key(tag, a[ok], b[ok]))
         owners.append(rows[ok])
 
     zero = np.zeros(len(rows), dtype=np.int64)
-    for rep in _REPS:
-        fam, giv = col("family" + rep)[rows], col("given" + rep)[rows]
-        # surname and given name share the tag, so that a swapped record meets the other
-        add(_tag("name", 0), fam, first[giv], fam != 0)
-        add(_tag("name", 0), giv, first[fam], giv != 0)
-    full = col("full")[rows]
-    add(_tag("name", 1), full, zero, full != 0)
-    for i in range(col("email_locals").shape[1]):
-        local = col("email_locals")[rows, i]
-        add(_tag("local", 0), local, zero, local != 0)
-    for name in ("mobiles", "landlines"):
-        for i in range(col(name).shape[1]):
-            phone = col(name)[rows, i]
-            add(_tag("phone", 0), phone, zero, phone != 0)
-    postal, street, house = col("postal")[rows], col("street")[rows], col("house")[rows]
-    # street + house number within a postal code: both names may carry typos
-    spot = (house.astype(np.int64) * np.int64(0x9E3779B1) ^ postal.astype(np.int64) * np.int64(0x85EBCA77)) & np.int64((1 << 28) - 1)
-    add(_tag("postal", 0), street, spot, (street != 0) & (house != 0) & (postal != 0))
-    org = col("org")[rows]
-    for rep in _REPS:
-        for part in ("family", "given"):
-            name = col(part + rep)[rows]
-            add(_tag("postal", 1), postal, name, (postal != 0) & (name != 0))
-        fam = col("family" + rep)[rows]
-        add(_tag("org", 0), org, fam, (org != 0) & (fam != 0))
-        for i in range(col("org_domains").shape[1]):
-            dom = col("org_domains")[rows, i]
-            add(_tag("org", 1), dom, fam, (dom != 0) & (fam != 0))
-    birth = col("birth")[rows]
-    # with either initial (one tag, so a swapped record meets the other): on its own a birth
-    # date is shared by thousands in a big file
-    for part in ("given", "family"):
-        add(_tag("birth", 0), birth, first[col(part)[rows]], birth != 0)
-    natid = col("natid")[rows]
-    add(_tag("natid", 0), natid, zero, natid != 0)
-    deletions = _deletion_hashes(table)
-    mask56 = np.int64((1 << 56) - 1)
-    for i in range(deletions.shape[1]):
-        # deletion neighbourhood (one typo or transposition still shares a key), within one
-        # postal code: across a whole country, random ids collide once one digit is dropped
-        hashed = deletions[natid, i]
-        ok = (hashed != 0) & (postal != 0)
-        mixed = (hashed[ok] ^ (postal[ok].astype(np.int64) * np.int64(0x2545F4914F6CDD1D))) & mask56
-        keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | mixed)
-        owners.append(rows[ok])
+    reps = [(col("family" + r)[rows], col("given" + r)[rows]) for r in _REPS]
+
+    def fresh(i: int, values: np.ndarray, pick: int) -> np.ndarray:
+        """Rows where representation ``i`` differs from every earlier one (no repeated key)."""
+        ok = values != 0
+        for j in range(i):
+            ok &= values != reps[j][pick]
+        return ok
+
+    if wanted("name"):
+        for i, (fam, giv) in enumerate(reps):
+            # surname and given name share the tag, so that a swapped record meets the other
+            f_ok, g_ok = fresh(i, fam, 0), fresh(i, giv, 1)
+            add(_tag("name", 0), fam, first[giv], f_ok)
+            add(_tag("name", 0), giv, first[fam], g_ok & ~((giv == fam) & f_ok))
+        full = col("full")[rows]
+        add(_tag("name", 1), full, zero, full != 0)
+    if wanted("local"):
+        for i in range(col("email_locals").shape[1]):
+            local = col("email_locals")[rows, i]
+            add(_tag("local", 0), local, zero, local != 0)
+    if wanted("phone"):
+        for name in ("mobiles", "landlines"):
+            for i in range(col(name).shape[1]):
+                phone = col(name)[rows, i]
+                add(_tag("phone", 0), phone, zero, phone != 0)
+    postal = col("postal")[rows]
+    if wanted("address"):
+        street, house = col("street")[rows], col("house")[rows]
+        # street + house number within a postal code: both names may carry typos
+        spot = (house.astype(np.int64) * np.int64(0x9E3779B1) ^ postal.astype(np.int64) * np.int64(0x85EBCA77)) & np.int64((1 << 28) - 1)
+        add(_tag("address", 0), street, spot, (street != 0) & (house != 0) & (postal != 0))
+    if wanted("postal"):
+        seen: list[np.ndarray] = []
+        for i, (fam, giv) in enumerate(reps):
+            for part in (fam, giv):
+                ok = (postal != 0) & (part != 0)
+                for earlier in seen:
+                    ok &= part != earlier
+                add(_tag("postal", 1), postal, part, ok)
+                seen.append(part)
+    if wanted("org"):
+        org = col("org")[rows]
+        domains = [col("org_domains")[rows, i] for i in range(col("org_domains").shape[1])]
+        for i, (fam, _) in enumerate(reps):
+            f_ok = fresh(i, fam, 0)
+            add(_tag("org", 0), org, fam, (org != 0) & f_ok)
+            for dom in domains:
+                add(_tag("org", 1), dom, fam, (dom != 0) & f_ok)
+    if wanted("birth"):
+        birth = col("birth")[rows]
+        # with either initial (one tag, so a swapped record meets the other): on its own a
+        # birth date is shared by thousands in a big file
+        gi, fi = first[reps[0][1]], first[reps[0][0]]
+        add(_tag("birth", 0), birth, gi, birth != 0)
+        add(_tag("birth", 0), birth, fi, (birth != 0) & (fi != gi))
+    if wanted("natid"):
+        natid = col("natid")[rows]
+        add(_tag("natid", 0), natid, zero, natid != 0)
+        deletions = _deletion_hashes(table)
+        mask56 = np.int64((1 << 56) - 1)
+        for i in range(deletions.shape[1]):
+            # deletion neighbourhood (one typo or transposition still shares a key), within a
+            # postal code: across a whole country, random ids collide once a digit is dropped;
+            # deleting either of two equal neighbours gives the same id: that key only once
+            hashed = deletions[natid, i]
+            ok = (hashed != 0) & (postal != 0)
+            if i:
+                ok &= hashed != deletions[natid, i - 1]
+            mixed = (hashed[ok] ^ (postal[ok].astype(np.int64) * np.int64(0x2545F4914F6CDD1D))) & mask56
+            keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | mixed)
+            owners.append(rows[ok])
+    return _dedupe(keys, owners)
+
+
+def _dedupe(keys: list[np.ndarray], owners: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenated and sorted by key."""
+    if not keys:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     key = np.concatenate(keys)
     owner = np.concatenate(owners)
-    # the same key twice on one row (a name equal in two scripts) counts once
-    order = np.lexsort((owner, key))
-    key, owner = key[order], owner[order]
-    first = np.r_[True, (key[1:] != key[:-1]) | (owner[1:] != owner[:-1])] if len(key) else np.zeros(0, bool)
-    return key[first], owner[first]
+    order = np.argsort(key)
+    return key[order], owner[order]
 
 
 def _deletion_hashes(table: FeatureTable) -> np.ndarray:
@@ -125,9 +165,10 @@ def _deletion_hashes(table: FeatureTable) -> np.ndarray:
     id). Computed over fixed-width bytes, so a million ids take a few array operations.
     """
     strings = table.vocabs["natid"].strings
-    cached = table.derived.get(("natid-deletions",))
-    if cached is not None and len(cached) == len(strings):
-        return cached
+    return table.grown(("natid-deletions",), len(strings), lambda a, b: _deletion_matrix(strings[a:b]), np.int64)
+
+
+def _deletion_matrix(strings: list[str]) -> np.ndarray:
     width = _MAX_NATID_DELETIONS
     raw = np.array([s.encode()[:width] if len(s) >= 6 else b"" for s in strings], dtype=f"S{width}")
     chars = raw.view(np.uint8).reshape(len(strings), width).astype(np.uint64)
@@ -140,10 +181,8 @@ def _deletion_hashes(table: FeatureTable) -> np.ndarray:
         with np.errstate(over="ignore"):
             for j in range(kept.shape[1]):
                 h = (h ^ kept[:, j]) * np.uint64(1099511628211)
-            h ^= np.uint64(i + 1) * np.uint64(0x9E3779B97F4A7C15)
         out[:, i] = np.where(i < lengths, (h & mask56).astype(np.int64), 0)
     # position i of a shorter id deletes nothing: that column stays 0 and is skipped
-    table.derived[("natid-deletions",)] = out
     return out
 
 
@@ -178,25 +217,18 @@ def _snm_order(table: FeatureTable, rows: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(rf, rg), np.maximum(rf, rg)
     keep = (fam != 0) | (giv != 0)
     rows, lo, hi = rows[keep], lo[keep], hi[keep]
-    order = np.lexsort((hi, lo))
-    rows, lo, hi = rows[order], lo[order], hi[order]
     # ties on the names are broken by record id, as the index's sorted list does
-    tie = np.flatnonzero((lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1]))
-    if len(tie):
-        starts = np.flatnonzero(np.r_[True, np.diff(tie) != 1])
-        for s, e in zip(tie[starts], np.r_[tie[starts[1:] - 1], tie[-1]]):
-            seg = rows[s : e + 2]
-            ids = [table.record_ids[r] for r in seg.tolist()]
-            rows[s : e + 2] = seg[np.argsort(np.array(ids, dtype=object), kind="stable")]
-    return rows
+    ids = table.record_ids
+    by_id = np.empty(len(rows), dtype=np.int64)
+    by_id[np.array(sorted(range(len(rows)), key=lambda i: ids[rows[i]]), dtype=np.int64)] = np.arange(len(rows))
+    return rows[np.lexsort((by_id, hi, lo))]
 
 
 def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs of rows sharing a key, for groups of 2..max_block rows."""
+    """All pairs of rows sharing a key, for groups of 2..max_block rows (``keys`` sorted)."""
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order = np.lexsort((rows, keys))
-    keys, rows = keys[order], rows[order]
+    # ``keys`` come sorted from :func:`row_keys`
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     ok = (sizes >= 2) & (sizes <= max_block)
@@ -210,6 +242,8 @@ def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tupl
         left.append(rows[pos])
         right.append(rows[pos + d])
         d += 1
+    if not left:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(left), np.concatenate(right)
 
 
@@ -222,20 +256,18 @@ def candidate_pairs(
     the EM sessions learn from all pairs a kind finds, not only those no other kind found first.
     """
     rows = np.flatnonzero(table.alive[: table.n])
-    key, owner = row_keys(table, rows)
-    kind = kind_of_key(key)
     a_parts: list[np.ndarray] = []
     b_parts: list[np.ndarray] = []
     kinds: list[str] = []
-    for ki, name in enumerate(KINDS):
-        sel = kind == ki
-        if sel.any():
+    for name in KINDS:
+        key, owner = row_keys(table, rows, only=name)
+        if len(key):
             cap = max_name_block if name == "name" and max_name_block else max_block
-            a, b = _pairs_in_groups(key[sel], owner[sel], cap)
+            a, b = _pairs_in_groups(key, owner, cap)
             a_parts.append(a)
             b_parts.append(b)
             kinds.append(name)
-    del key, owner, kind
+        del key, owner
     order = _snm_order(table, rows)
     if len(order) > 1:
         span = range(1, min(window, len(order)))

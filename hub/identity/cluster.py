@@ -9,7 +9,7 @@ set alone, so the batch resolver and the incremental index reach the same partit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 TIER_MANUAL, TIER_DETERMINISTIC, TIER_PROBABILISTIC = 0, 1, 2
@@ -102,7 +102,7 @@ def cluster(rows: Iterable[int], edges: Iterable[Edge], cannot: Mapping[int, set
     return uf, refused
 
 
-def new_entity_id(seed: str, taken: Mapping[str, object] | set[str]) -> str:
+def new_entity_id(seed: str, taken: Container[str]) -> str:
     """A fresh id derived from a founding record id (stable across runs), never one in use."""
     n = 0
     while True:
@@ -114,7 +114,7 @@ def new_entity_id(seed: str, taken: Mapping[str, object] | set[str]) -> str:
 
 
 def assign_ids(
-    components: Sequence[Sequence[str]], previous: Mapping[str, str], taken: set[str]
+    components: Sequence[Sequence[str]], previous: Mapping[str, str], taken: Container[str]
 ) -> tuple[list[str], dict[str, str]]:
     """Entity ids for components of record ids, keeping previous ids where they still fit.
 
@@ -136,15 +136,26 @@ def assign_ids(
         if ids[ci] is None and old not in used:
             ids[ci] = old
             used.add(old)
-    taken = taken | used
+    fresh: set[str] = set()
+    busy = _Either(taken, used, fresh)
     for ci, comp in enumerate(components):
         if ids[ci] is None:
-            eid = new_entity_id(min(comp), taken)
+            eid = new_entity_id(min(comp), busy)
             ids[ci] = eid
-            taken.add(eid)
+            fresh.add(eid)
     final = [i for i in ids if i is not None]
     retired: dict[str, str] = {}
     for (ci, old), _ in ranked:
         if old not in used and old not in retired:
             retired[old] = final[ci]
     return final, retired
+
+
+class _Either:
+    """Membership in any of several containers, without copying them into one set."""
+
+    def __init__(self, *parts: Container[str]) -> None:
+        self.parts = parts
+
+    def __contains__(self, item: object) -> bool:
+        return any(item in p for p in self.parts)

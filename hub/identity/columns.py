@@ -144,7 +144,7 @@ def append_columns(table: FeatureTable, columns: Columns, config: ResolverConfig
         if c[3:] not in config.strong_schemes:
             fields["natid"] = [old or new for old, new in zip(fields["natid"], v)]
     strong = [v for c, v in zip(id_cols, ids) if c[3:] in config.strong_schemes]
-    identifiers: list[tuple[tuple[str, str], ...]] = [(("ref", rid),) for rid in rids]
+    identifiers: list[tuple[tuple[str, str], ...]] = [()] * n  # the own ref is implied
     # the per-row part: only rows holding contact points, strong ids, refs or a website
     per_row = [*emails, *phones, *strong, *refs, sites]
     busy = sorted({i for values in per_row for i, v in enumerate(values) if v})
@@ -166,6 +166,4 @@ def append_columns(table: FeatureTable, columns: Columns, config: ResolverConfig
         identifiers[i] = tuple(dict.fromkeys(idents))
         for name in MULTI:
             fields[name][i] = getattr(f, name)
-    if config.blocklist:
-        identifiers = [tuple(x for x in row if x[1] not in config.blocklist) for row in identifiers]
     table.extend_columns(fields, rids, identifiers)

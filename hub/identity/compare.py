@@ -25,7 +25,7 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "natid": ("null", "else", "near", "close", "exact"),
     "email": ("null", "else", "local", "exact"),
     "phone": ("null", "else", "landline", "mobile"),
-    "address": ("null", "else", "region", "partial", "street_area", "street_area_house", "exact"),
+    "address": ("null", "else", "region", "partial", "area", "street_area", "street_area_house", "exact"),
     "building": ("null", "else", "jw85", "exact"),
     "org": ("null", "else", "close", "exact"),
 }
@@ -42,8 +42,10 @@ PERSONAL = 2
 """A personal identifier agrees: e-mail, national id (within two typos) or birth date."""
 MOBILE = 4
 """A mobile number agrees."""
+GIVEN_MISSING = 8
+"""One side has a given name and the other none, and the surnames agree or nearly."""
 
-_PARALLEL_FROM = 1 << 62
+_PARALLEL_FROM = 20_000
 
 
 @dataclass
@@ -54,7 +56,8 @@ class PairLevels:
         levels: (comparisons, pairs) int8, rows in :data:`COMPARISONS` order.
         tf_codes: Comparison -> per pair, the vocabulary code of the value agreed on at the
             exact level (0 elsewhere), for term-frequency adjustment.
-        flags: Per pair, a bit set of :data:`GIVEN_CONFLICT`, :data:`PERSONAL`, :data:`MOBILE`.
+        flags: Per pair, a bit set of :data:`GIVEN_CONFLICT`, :data:`PERSONAL`, :data:`MOBILE`,
+            :data:`GIVEN_MISSING`.
     """
 
     levels: np.ndarray
@@ -168,8 +171,10 @@ def _day_month_swapped(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> n
     return (swapped[ca] != 0) & (swapped[ca] == same[cb])
 
 
-def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(family level, given level, family tf code, given tf code, given-conflict flag)."""
+def _names(
+    table: FeatureTable, a: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(family level, given level, family tf code, given tf code, given conflict, given missing)."""
     f_exact, f_cmp, f_sim, f_tf = _name_part(table, a, b, "family", "family")
     g_exact, g_cmp, g_sim, g_tf = _name_part(table, a, b, "given", "given")
     # a swap can only explain a pair clearly better where the direct reading is poor, and
@@ -205,10 +210,28 @@ def _names(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarra
     giv[g_cmp & (giv == 2)] = 1  # below 0.80 is "else": level 2 is reserved for an initial
     giv[initial & (giv < 3)] = 2
     giv[g_exact | whole] = 6
-    f_code = np.where(f_exact & ~whole & ~swapped, f_tf, 0).astype(np.int32)
-    g_code = np.where(g_exact & ~whole & ~swapped, g_tf, 0).astype(np.int32)
-    conflict = g_cmp & ((giv == 1) | (giv == 3))
-    return fam, giv, f_code, g_code, conflict
+    # term frequencies adjust a direct exact agreement (f_tf is 0 where there is none)
+    f_code = np.where(~swapped, f_tf, 0).astype(np.int32)
+    g_code = np.where(~swapped, g_tf, 0).astype(np.int32)
+    # different given names: below 0.80 in every script; or two different kanji spellings
+    # whose readings do not agree (健一 / 健二), however close their romaji looks
+    cjk = table.flag("name", "cjk", is_cjk)
+    g_b = table.col("given")[b]
+    kanji_differ = _both(g_a, g_b) & cjk[g_a] & cjk[g_b] & (g_a != g_b) & ~g_exact
+    conflict = g_cmp & ~whole & (giv != 2) & ((giv <= 3) | kanji_differ)
+    # one side has a given name, the other none: the surname and a shared address could be
+    # anyone in the household
+    has_a = _has_given(table, a, swapped)
+    has_b = _has_given(table, b, np.zeros(len(b), dtype=bool))
+    missing = (has_a != has_b) & ~whole & (fam >= 3)
+    return fam, giv, f_code, g_code, conflict, missing
+
+
+def _has_given(table: FeatureTable, rows: np.ndarray, swapped: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(rows), dtype=bool)
+    for rep in ("", "_kana", "_roma"):
+        out |= np.where(swapped, table.col("family" + rep)[rows], table.col("given" + rep)[rows]) != 0
+    return out
 
 
 def _address(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -229,13 +252,17 @@ def _address(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     street = _eq(sa, sb)
     idx = np.flatnonzero(~street & _both(sa, sb))
     street[idx] = _sim(table.strings("street"), sa[idx], sb[idx]) >= 0.88
+    # "8203" against "8203 west farwell avenue": the number is all one side kept
+    street |= ((sa == 0) != (sb == 0)) & _eq(ha, hb)
     known = _both(pa, pb) | _both(la, lb) | _both(sa, sb)
+    street_known = _both(sa, sb) | _both(ha, hb)
     lvl = np.where(known | _both(ra, rb), 1, 0).astype(np.int8)
     lvl[_eq(ra, rb) & ~area & ~street] = 2
     lvl[area ^ street] = 3
-    lvl[area & street] = 4
-    lvl[area & street & _eq(ha, hb)] = 5
-    lvl[_eq(sa, sb) & _eq(ha, hb) & _eq(pa, pb) & _eq(la, lb)] = 6
+    lvl[area & ~street & ~street_known] = 4  # the same town, no street to compare
+    lvl[area & street] = 5
+    lvl[area & street & _eq(ha, hb)] = 6
+    lvl[_eq(sa, sb) & _eq(ha, hb) & _eq(pa, pb) & _eq(la, lb)] = 7
     return lvl
 
 
@@ -248,7 +275,7 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     levels = np.zeros((len(COMPARISONS), n), dtype=np.int8)
     tf: dict[str, np.ndarray] = {}
 
-    fam, giv, tf["family"], tf["given"], conflict = _names(table, a, b)
+    fam, giv, tf["family"], tf["given"], conflict, missing = _names(table, a, b)
     levels[idx["family"]] = fam
     levels[idx["given"]] = giv
 
@@ -300,4 +327,5 @@ def compare(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
     flags = conflict.astype(np.uint8) * GIVEN_CONFLICT
     flags |= personal.astype(np.uint8) * PERSONAL
     flags |= mobile.astype(np.uint8) * MOBILE
+    flags |= missing.astype(np.uint8) * GIVEN_MISSING
     return PairLevels(levels=levels, tf_codes=tf, flags=flags)

@@ -39,7 +39,7 @@ class ResolverConfig:
         seed: Seed of every sample, so a run is reproducible.
     """
 
-    high: float = 0.95
+    high: float = 0.9
     low: float = 0.5
     default_region: str = "JP"
     strip_plus_tag: bool = True

@@ -133,9 +133,22 @@ def _names_clash(rows: list[int], uf: UnionFind, incompatible: Callable[[int, in
 
 
 def groups_of(table: FeatureTable, rows: Iterable[int]) -> dict[Ident, list[int]]:
-    """Identifier -> carrier rows, for the given rows."""
+    """Identifier -> carrier rows, for the identifiers two or more of ``rows`` carry.
+
+    A record's own ref (``source:source_id``) is in a group only when another record carries
+    it as a cross-tool id; skipping the rest keeps a million-row batch from building a
+    million one-row groups.
+    """
+    rows = list(rows)
     groups: dict[Ident, list[int]] = {}
     for row in rows:
-        for ident in table.identifiers[row]:
-            groups.setdefault(ident, []).append(row)
-    return groups
+        if table.identifiers[row]:
+            for ident in table.idents(row):
+                groups.setdefault(ident, []).append(row)
+    wanted = {ident for ident in groups if ident[0] == "ref"}
+    if wanted:
+        ids = table.record_ids
+        for row in rows:
+            if not table.identifiers[row] and ("ref", ids[row]) in wanted:
+                groups[("ref", ids[row])].append(row)
+    return {k: sorted(v) for k, v in groups.items() if len(v) >= 2}

@@ -20,7 +20,16 @@ from collections.abc import Mapping
 import numpy as np
 
 from hub.identity.blocking import IMPLIES, KINDS, SNM
-from hub.identity.compare import COMPARISONS, LEVELS, TF_COMPARISONS, PairLevels, compare
+from hub.identity.compare import (
+    COMPARISONS,
+    GIVEN_CONFLICT,
+    GIVEN_MISSING,
+    LEVELS,
+    PERSONAL,
+    TF_COMPARISONS,
+    PairLevels,
+    compare,
+)
 from hub.identity.config import ResolverConfig
 from hub.identity.model import TF_VOCAB, MatchModel, default_m
 from hub.identity.table import FeatureTable
@@ -110,15 +119,29 @@ def _em(
 
 
 def estimate_m(
-    levels: np.ndarray, by_kind: Mapping[str, np.ndarray], u: dict[str, list[float]], config: ResolverConfig
+    levels: np.ndarray,
+    by_kind: Mapping[str, np.ndarray],
+    u: dict[str, list[float]],
+    config: ResolverConfig,
+    flags: np.ndarray | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:
-    """``m`` by one EM session per blocking kind, averaged per comparison."""
+    """``m`` by one EM session per blocking kind, averaged per comparison.
+
+    Pairs the guards settle anyway — different or missing given names with nothing personal
+    agreeing — are left out: in data full of households, EM would otherwise learn "same
+    household" as its match class (same surname and address, any given name).
+    """
     rng = np.random.default_rng(config.seed)
+    settled = None
+    if flags is not None:
+        settled = ((flags & (GIVEN_CONFLICT | GIVEN_MISSING)) != 0) & ((flags & PERSONAL) == 0)
     start = {c: default_m(len(LEVELS[c])) for c in COMPARISONS}
     found: dict[str, list[np.ndarray]] = {c: [] for c in COMPARISONS}
     sessions: dict[str, dict[str, float]] = {}
     for kind in (*KINDS, SNM):
         idx = by_kind.get(kind)
+        if idx is not None and settled is not None:
+            idx = idx[~settled[idx]]
         if idx is None or len(idx) < _MIN_SESSION_PAIRS:
             continue
         if len(idx) > config.em_max_pairs:
@@ -126,8 +149,8 @@ def estimate_m(
         comps = [c for c, name in enumerate(COMPARISONS) if name not in IMPLIES.get(kind, ())]
         # a comparison that is null on nearly every pair of the session teaches nothing
         comps = [c for c in comps if (levels[c, idx] != 0).mean() > 0.01]
-        if not comps:
-            continue
+        if len(comps) < 2:
+            continue  # one comparison alone cannot tell matches from non-matches
         pats, counts = _patterns(levels[:, idx])
         m, lam, its = _em(pats, counts, comps, u, start)
         sessions[kind] = {"pairs": float(len(idx)), "iterations": float(its), "match_share": lam}
@@ -161,7 +184,7 @@ def term_frequencies(table: FeatureTable) -> dict[str, dict[str, float]]:
                 codes = np.where(np.any(seen == codes[:, None], axis=1), 0, codes)
             counts.update(dict(zip(*np.unique(codes[codes != 0], return_counts=True))))
             seen = codes[:, None] if seen is None else np.c_[seen, codes]
-        out[comp] = {vocab.strings[int(code)]: c / n for code, c in counts.items() if c >= 2}
+        out[comp] = {vocab.strings[int(code)]: float(c) / n for code, c in counts.items() if c >= 2}
     return out
 
 
@@ -185,7 +208,7 @@ def estimate(table: FeatureTable, pairs: PairLevels, by_kind: Mapping[str, np.nd
     """Learn a model from a table and its scored candidate pairs."""
     n = int(table.alive[: table.n].sum())
     u = estimate_u(table, config)
-    m, sessions = estimate_m(pairs.levels, by_kind, u, config)
+    m, sessions = estimate_m(pairs.levels, by_kind, u, config, pairs.flags)
     model = MatchModel(m=m, u=u, prior=0.5, tf=term_frequencies(table), n_records=n, sessions=sessions)
     weights = model.level_weights()
     total = np.zeros(pairs.levels.shape[1])

@@ -138,7 +138,7 @@ def _names(record: Mapping[str, Any], config: ResolverConfig) -> tuple[str, str,
     return family, given, fk, gk
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 16)
 def _name_part(text: str, kana_text: str) -> tuple[str, str, str]:
     key = name_key(text) if text else ""
     kana = kana_reading(kana_text) if kana_text else None
@@ -279,7 +279,7 @@ def _postal(postal: str, country: str) -> str:
     return postal_code(postal, country.upper() or None) or ""
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 16)
 def _area(region: str, locality: str) -> tuple[str, str]:
     """(region key, locality key): a prefecture named at the start of the town is moved out."""
     pref = detect_prefecture(region) if region else None

@@ -6,11 +6,11 @@ do. An exact agreement on a name, postal code, town or street is re-weighted by 
 value is: 佐藤 or "Smith" agree by chance far more often than a rare surname, so their ``u`` is
 the value's own frequency. The probability is ``2^w / (1 + 2^w)``.
 
-Two guards sit on top of the arithmetic, because the independence assumption fails exactly in
-the traps customer data is full of: when the given names clearly differ and nothing personal
+Guards sit on top of the arithmetic, because the independence assumption fails exactly in the
+traps customer data is full of: when the given names clearly differ and nothing personal
 (e-mail, birth date, national id) agrees, shared context — a family's landline and address, a
 company's main line, domain and surname — cannot link two people; with a shared mobile number
-the pair goes to review at most.
+the pair goes to review at most, and so does a pair where one side has no given name at all.
 """
 
 from __future__ import annotations
@@ -21,7 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from hub.identity.compare import COMPARISONS, GIVEN_CONFLICT, LEVELS, MOBILE, PERSONAL, TF_COMPARISONS, PairLevels
+from hub.identity.compare import (
+    COMPARISONS,
+    GIVEN_CONFLICT,
+    GIVEN_MISSING,
+    LEVELS,
+    MOBILE,
+    PERSONAL,
+    TF_COMPARISONS,
+    PairLevels,
+)
 from hub.identity.table import SINGLE, FeatureTable
 
 TF_VOCAB: dict[str, str] = {"family": "name", "given": "name"}
@@ -33,9 +42,9 @@ DECISIONS = {LINK: "link", REVIEW: "review", NONE: "none"}
 
 
 def default_m(levels: int) -> list[float]:
-    """A starting ``m``: matches mostly agree exactly, sometimes nearly, rarely not at all."""
-    raw = [0.0] + [0.05 * 2 ** (i - 1) for i in range(1, levels)]
-    raw[-1] = max(raw[-1], 0.6)
+    """A starting (and fallback) ``m``: matches mostly agree exactly, sometimes nearly."""
+    raw = [0.0] + [0.02 * 2 ** (i - 1) for i in range(1, levels - 1)] + [0.0]
+    raw[-1] = 0.85 * sum(raw[1:-1]) / 0.15 if levels > 2 else 1.0
     total = sum(raw[1:])
     return [0.0] + [x / total for x in raw[1:]]
 
@@ -75,21 +84,21 @@ class MatchModel:
 
     def _tf_array(self, table: FeatureTable, comp: str) -> np.ndarray:
         """Vocabulary code -> frequency of the value, for one comparison on one table."""
-        vocab = table.vocabs[TF_VOCAB[comp]]
-        cached = table.derived.get(("tf", comp))
-        arr = cached[1] if cached is not None and cached[0] is self else None
-        if arr is not None and len(arr) == len(vocab):
-            return arr
+        strings = table.vocabs[TF_VOCAB[comp]].strings
         floor = 1.0 / max(self.n_records, 1)
         freqs = self.tf.get(comp, {})
-        start = 0 if arr is None else len(arr)
-        extra = np.fromiter((freqs.get(s, floor) for s in vocab.strings[start:]), dtype=np.float64)
-        arr = extra if arr is None else np.concatenate([arr, extra])
-        table.derived[("tf", comp)] = (self, arr)
-        return arr
+        return table.grown(
+            ("tf", comp, id(self)),
+            len(strings),
+            lambda a, b: np.fromiter((freqs.get(s, floor) for s in strings[a:b]), dtype=np.float64, count=b - a),
+            np.float64,
+        )
 
-    def match_weight(self, table: FeatureTable, pairs: PairLevels) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Total match weight (bits, prior included) per pair, and the per-comparison parts."""
+    def match_weight(
+        self, table: FeatureTable, pairs: PairLevels, keep_parts: bool = True
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Total match weight (bits, prior included) per pair, and the per-comparison parts
+        (left empty unless ``keep_parts``: on millions of pairs they cost more than the total)."""
         weights = self.level_weights()
         parts: dict[str, np.ndarray] = {}
         total = np.full(pairs.levels.shape[1], math.log2(self.prior / (1 - self.prior)), dtype=np.float64)
@@ -109,20 +118,23 @@ class MatchModel:
                     floor = weights[comp][exact - 1] if exact - 1 >= 1 else -64.0
                     w = w.copy()
                     w[hit] = np.maximum(w[hit] + gain, floor)
-            parts[comp] = w
+            if keep_parts:
+                parts[comp] = w
             total += w
         return total, parts
 
     def score(self, table: FeatureTable, pairs: PairLevels, high: float, low: float) -> tuple[np.ndarray, np.ndarray]:
         """(probability, decision) per pair; decisions are :data:`LINK`, :data:`REVIEW`, :data:`NONE`."""
-        weight, _ = self.match_weight(table, pairs)
+        weight, _ = self.match_weight(table, pairs, keep_parts=False)
         prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -200, 200)))
         decision = np.where(prob >= high, LINK, np.where(prob >= low, REVIEW, NONE)).astype(np.int8)
-        guarded = (pairs.flags & GIVEN_CONFLICT) != 0
-        guarded &= (pairs.flags & PERSONAL) == 0
+        impersonal = (pairs.flags & PERSONAL) == 0
+        conflict = ((pairs.flags & GIVEN_CONFLICT) != 0) & impersonal
+        missing = ((pairs.flags & GIVEN_MISSING) != 0) & impersonal
         mobile = (pairs.flags & MOBILE) != 0
-        decision[guarded & mobile] = np.minimum(decision[guarded & mobile], REVIEW)
-        decision[guarded & ~mobile] = NONE
+        capped = (conflict & mobile) | missing
+        decision[capped] = np.minimum(decision[capped], REVIEW)
+        decision[conflict & ~mobile] = NONE
         return prob, decision
 
     def explain(self, table: FeatureTable, pairs: PairLevels, i: int) -> dict[str, Any]:
@@ -140,6 +152,8 @@ class MatchModel:
             guard = "given names differ and only shared context agrees" + (
                 ": review at most (a shared mobile?)" if flags & MOBILE else ": not linked"
             )
+        elif flags & GIVEN_MISSING and not flags & PERSONAL:
+            guard = "one side has no given name and only the surname and shared context agree: review at most"
         return {
             "match_weight": round(float(weight[0]), 3),
             "prior_weight": round(math.log2(self.prior / (1 - self.prior)), 3),

@@ -30,7 +30,7 @@ from hub.transforms import to_e164
 
 NameOrder = Literal["auto", "family_first", "given_first"]
 
-_CACHE = 1 << 18
+_CACHE = 1 << 16
 
 
 def nfkc(text: str) -> str:

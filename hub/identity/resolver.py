@@ -24,7 +24,7 @@ from hub.identity.deterministic import DetLink, checked_pairs, groups_of, incomp
 from hub.identity.estimate import estimate
 from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW, MatchModel
-from hub.identity.table import FeatureTable
+from hub.identity.table import FeatureTable, bulk
 
 _CHUNK = 2_000_000
 
@@ -174,14 +174,15 @@ def resolve(
     """
     config = config or ResolverConfig()
     t0 = time.perf_counter()
-    table = _table_of(records, config)
+    with bulk():
+        table = _table_of(records, config)
     return resolve_table(
         table, config, model=model, previous=previous, must_link=must_link, cannot_link=cannot_link, started=t0
     )
 
 
 def resolve_columns(
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any]] | Iterable[Mapping[str, Sequence[Any]]],
     config: ResolverConfig | None = None,
     *,
     model: MatchModel | None = None,
@@ -190,10 +191,12 @@ def resolve_columns(
     cannot_link: Sequence[tuple[str, str]] = (),
 ) -> Result:
     """:func:`resolve` for flat columns (see :mod:`hub.identity.columns`): the fast path for
-    files and frames, normalising each distinct value once."""
+    files and frames, normalising each distinct value once. ``columns`` may be one mapping or
+    an iterable of batches, so a big file never sits in memory as Python objects."""
     config = config or ResolverConfig()
     t0 = time.perf_counter()
-    table = table_from_columns(columns, config)
+    with bulk():
+        table = table_from_columns(columns, config)
     return resolve_table(
         table, config, model=model, previous=previous, must_link=must_link, cannot_link=cannot_link, started=t0
     )
@@ -210,6 +213,19 @@ def resolve_table(
     started: float | None = None,
 ) -> Result:
     """Resolve the records already in ``table`` (the core of :func:`resolve`)."""
+    with bulk():
+        return _resolve_table(table, config, model, previous, must_link, cannot_link, started)
+
+
+def _resolve_table(
+    table: FeatureTable,
+    config: ResolverConfig,
+    model: MatchModel | None,
+    previous: Mapping[str, str] | None,
+    must_link: Sequence[tuple[str, str]],
+    cannot_link: Sequence[tuple[str, str]],
+    started: float | None,
+) -> Result:
     t0 = started if started is not None else time.perf_counter()
     t_extract = time.perf_counter()
     a, b, by_kind = candidate_pairs(table, config.max_block, config.window, config.max_name_block)
@@ -224,7 +240,7 @@ def resolve_table(
     guarded = ((pl.flags & GIVEN_CONFLICT) != 0) & ((pl.flags & PERSONAL) == 0)
     del pl
 
-    groups = {k: v for k, v in groups_of(table, range(table.n)).items() if len(v) >= 2}
+    groups = groups_of(table, range(table.n))
     bad = incompatible_pairs(table, checked_pairs(groups, config))
     det, refused = link(groups, config, lambda x, y: (x, y) in bad)
 
@@ -333,18 +349,23 @@ def _confidence(
         tie[d.a] = tie[d.b] = 1.0
     for x, y in manual:
         tie[rows[x]] = tie[rows[y]] = 1.0
-    own = same & (decision == LINK)
-    np.maximum.at(tie, a[own], prob[own])
-    np.maximum.at(tie, b[own], prob[own])
-    other = ~same & ~(guarded & (decision == 0))
-    np.maximum.at(rival, a[other], prob[other])
-    np.maximum.at(rival, b[other], prob[other])
-    ids = list(rows)
-    sizes: dict[int, int] = {}
-    for r in root:
-        sizes[r] = sizes.get(r, 0) + 1
-    out: dict[str, float] = {}
-    for r in range(n):
-        value = tie[r] if sizes[root[r]] > 1 else 1.0
-        out[ids[r]] = round(float(min(value, 1.0 - rival[r]) if sizes[root[r]] == 1 else value), 6)
-    return out
+    own = np.flatnonzero(same & (decision == LINK))
+    _max_into(tie, a[own], prob[own])
+    _max_into(tie, b[own], prob[own])
+    other = np.flatnonzero(~same & ~(guarded & (decision == 0)) & (prob > 1e-9))
+    _max_into(rival, a[other], prob[other])
+    _max_into(rival, b[other], prob[other])
+    root_arr = np.asarray(root, dtype=np.int64)
+    single = np.bincount(root_arr, minlength=n)[root_arr] == 1
+    value = np.where(single, 1.0 - rival, tie)
+    return dict(zip(rows, np.round(value, 6).tolist()))
+
+
+def _max_into(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
+    """``target[idx] = max(target[idx], values)`` with repeated indices (faster than ufunc.at)."""
+    if len(idx) == 0:
+        return
+    order = np.lexsort((values, idx))
+    idx, values = idx[order], values[order]
+    last = np.r_[idx[1:] != idx[:-1], True]
+    target[idx[last]] = np.maximum(target[idx[last]], values[last])

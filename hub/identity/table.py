@@ -8,7 +8,9 @@ representation, which is why they score a pair identically.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from operator import attrgetter
 from typing import Any
 
@@ -67,14 +69,38 @@ class Vocab:
         return np.array(self.strings, dtype=object)
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small objects are made.
+
+    Building a million rows creates tens of millions of strings and tuples, none of them in a
+    cycle; left on, the collector rescans them again and again and more than doubles the time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _extra(record_id: str, identifiers: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    # a million rows each holding only their own ref would cost a million tuples for nothing
+    if len(identifiers) == 1 and identifiers[0] == ("ref", record_id):
+        return ()
+    return tuple(i for i in identifiers if i != ("ref", record_id))
+
+
 class FeatureTable:
     """Growable integer columns, one row per record (rows are never reused).
 
     Attributes:
         vocabs: One vocabulary per value family (names, e-mails, phones…).
         record_ids: Row -> record id.
-        identifiers: Row -> the record's (kind, value) identifiers, for the deterministic
-            layer (the rest of a record's features live in the columns only).
+        identifiers: Row -> the record's (kind, value) identifiers other than its own ref
+            (``("ref", record_id)``, implied), for the deterministic layer; :meth:`idents`
+            gives them all. The rest of a record's features live in the columns only.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -86,7 +112,6 @@ class FeatureTable:
         self.record_ids: list[str] = []
         self.identifiers: list[tuple[tuple[str, str], ...]] = []
         self.n = 0
-        self._strings: dict[str, np.ndarray] = {}
         self.derived: dict[Any, Any] = {}
         """Per-vocabulary arrays other modules derive and extend (term frequencies)."""
 
@@ -120,9 +145,8 @@ class FeatureTable:
                 target[i] = self.vocabs[vocab].code(value)
         self.alive[row] = True
         self.record_ids.append(feats.record_id)
-        self.identifiers.append(feats.identifiers)
+        self.identifiers.append(_extra(feats.record_id, feats.identifiers))
         self.n = row + 1
-        self._strings.clear()
         return row
 
     def extend(self, feats: Sequence[Features]) -> list[int]:
@@ -148,11 +172,14 @@ class FeatureTable:
                 column = [v[i] if len(v) > i else "" for v in values]
                 target[start : start + added, i] = self.vocabs[vocab].encode(column)
         self.record_ids.extend(record_ids)
-        self.identifiers.extend(identifiers)
+        self.identifiers.extend(map(_extra, record_ids, identifiers))
         self.alive[start : start + added] = True
         self.n = start + added
-        self._strings.clear()
         return list(range(start, start + added))
+
+    def idents(self, row: int) -> tuple[tuple[str, str], ...]:
+        """Every identifier of a row, its own ref first."""
+        return (("ref", self.record_ids[row]), *self.identifiers[row])
 
     def kill(self, row: int) -> None:
         """Mark a row deleted (its codes stay, so old explanations still read)."""
@@ -163,22 +190,32 @@ class FeatureTable:
         """The live part of a column."""
         return self.cols[name][: self.n]
 
+    def grown(self, key: Any, length: int, compute: Callable[[int, int], np.ndarray], dtype: Any) -> np.ndarray:
+        """A per-code array kept in step with a vocabulary: ``compute(start, stop)`` fills the
+        codes added since the last call. Capacity doubles, so adding one record costs O(1)."""
+        backing, filled = self.derived.get(key, (None, 0))
+        if backing is None or filled < length:
+            part = np.asarray(compute(filled, length), dtype=dtype)
+            if backing is None or len(backing) < length:
+                grown = np.empty((max(length, 2 * (0 if backing is None else len(backing)), 16), *part.shape[1:]), dtype=dtype)
+                if backing is not None:
+                    grown[:filled] = backing[:filled]
+                backing = grown
+            backing[filled:length] = part
+            self.derived[key] = (backing, length)
+        return backing[:length]
+
     def strings(self, vocab: str) -> np.ndarray:
-        """Code -> string for one vocabulary, cached until the next append."""
-        arr = self._strings.get(vocab)
-        if arr is None or len(arr) != len(self.vocabs[vocab]):
-            arr = self._strings[vocab] = self.vocabs[vocab].array()
-        return arr
+        """Code -> string for one vocabulary as an object array."""
+        strings = self.vocabs[vocab].strings
+        return self.grown(("strings", vocab), len(strings), lambda a, b: np.array(strings[a:b], dtype=object), object)
 
     def flag(self, vocab: str, name: str, fn: Callable[[str], bool]) -> np.ndarray:
         """Code -> ``fn(value)`` for one vocabulary, as a bool array kept up to date."""
         strings = self.vocabs[vocab].strings
-        key = ("flag", vocab, name)
-        arr = self.derived.get(key, np.zeros(0, dtype=bool))
-        if len(arr) < len(strings):
-            arr = np.concatenate([arr, np.fromiter((fn(x) for x in strings[len(arr) :]), dtype=bool)])
-            self.derived[key] = arr
-        return arr
+        return self.grown(
+            ("flag", vocab, name), len(strings), lambda a, b: np.fromiter((fn(x) for x in strings[a:b]), dtype=bool, count=b - a), bool
+        )
 
     def derive(self, vocab: str, name: str, fn: Callable[[str], str], space: str | None = None) -> np.ndarray:
         """Code -> code of ``fn(value)`` in a private vocabulary (``fn("")`` must be ``""``: 0).
@@ -186,14 +223,13 @@ class FeatureTable:
         Derivations naming the same ``space`` share one vocabulary, so their codes compare.
         """
         strings = self.vocabs[vocab].strings
-        key = ("derived", vocab, name)
         index = self.derived.setdefault(("space", vocab, space or name), {"": 0})
-        arr = self.derived.get(key, np.zeros(0, dtype=np.int64))
-        if len(arr) < len(strings):
-            extra = np.fromiter((index.setdefault(fn(x), len(index)) for x in strings[len(arr) :]), dtype=np.int64)
-            arr = np.concatenate([arr, extra])
-            self.derived[key] = arr
-        return arr
+        return self.grown(
+            ("derived", vocab, name),
+            len(strings),
+            lambda a, b: np.fromiter((index.setdefault(fn(x), len(index)) for x in strings[a:b]), dtype=np.int64, count=b - a),
+            np.int64,
+        )
 
     def value(self, col: str, row: int) -> Any:
         """The decoded value of one cell (a string, or a tuple for multi-valued columns)."""
