@@ -543,6 +543,47 @@ def serve(obj: Ctx, as_json: bool) -> None:
     click.echo(f"stopped after {n} run(s)", err=True)
 
 
+# -- identity --------------------------------------------------------------------------------
+@main.group()
+def identity() -> None:
+    """Identity resolution: who is who."""
+
+
+@identity.command("resolve")
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write one JSON line per input record.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), help="Input format (default: from the file name).")
+@click.option("--column", "columns", multiple=True, metavar="HEADER=FIELD", help="CSV column mapping, e.g. 氏名=name or E-mail=email (repeatable).")
+@click.option("--region", default="JP", show_default=True, help="Phone region for numbers without a country code.")
+@click.option("--json", "as_json", is_flag=True, help="Print the statistics as JSON.")
+@handle_errors
+def identity_resolve(input_path: Path, out_path: Path, fmt: str | None, columns: tuple[str, ...], region: str, as_json: bool) -> None:
+    """De-duplicate a file of people without a hub.yaml.
+
+    INPUT is JSONL (one canonical Person per line plus "source" and "source_id") or CSV; OUT gets
+    {"source", "source_id", "entity_id", "confidence"} per input record.
+    """
+    from hub.identity import resolve_file
+
+    mapping: dict[str, str] = {}
+    for c in columns:
+        if "=" not in c:
+            raise click.UsageError(f"--column {c!r}: use HEADER=FIELD")
+        header, field = c.split("=", 1)
+        mapping[header] = field
+    try:
+        stats = resolve_file(input_path, out_path, columns=mapping or None, fmt=fmt, default_region=region)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if as_json:
+        _emit(stats)
+    else:
+        click.echo(
+            f"{stats.get('records')} records -> {stats.get('entities')} people "
+            f"({stats.get('review', 0)} pairs to review); wrote {out_path}"
+        )
+
+
 # -- plugins ---------------------------------------------------------------------------------
 @main.group()
 def plugin() -> None:

@@ -57,8 +57,6 @@ def test_febrl3_full() -> None:
     res = resolve(recs)
     key = {f"f:{i}": i.split("-")[1] for i in df.index}
     pred = {(x, y) for m in res.clusters.values() for x in m for y in m if x < y}
-    ids = sorted(key)
-    true = {(x, y) for x in ids for y in ids if x < y and key[x] == key[y]} if len(ids) < 0 else set()
     groups: dict[str, list[str]] = {}
     for rid, ent in key.items():
         groups.setdefault(ent, []).append(rid)
