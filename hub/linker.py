@@ -13,20 +13,9 @@ from typing import Any
 
 import phonenumbers
 
-from hub.transforms import MOBILE
-
-FREE_MAIL = frozenset(
-    {
-        "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.jp", "ymail.com", "hotmail.com",
-        "hotmail.co.jp", "outlook.com", "outlook.jp", "live.com", "live.jp", "msn.com", "icloud.com",
-        "me.com", "mac.com", "aol.com", "gmx.com", "gmx.de", "proton.me", "protonmail.com",
-        "docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp", "nifty.com",
-        "biglobe.ne.jp", "ocn.ne.jp", "so-net.ne.jp", "mail.example.com",
-    }
-)
-ROLE_LOCAL_PARTS = frozenset(
-    {"info", "sales", "support", "contact", "admin", "office", "noreply", "no-reply", "help", "team", "hello", "inquiry", "otoiawase"}
-)
+from hub.identity.lexicon.mailboxes import FREE_MAIL_DOMAINS as FREE_MAIL
+from hub.identity.lexicon.mailboxes import ROLE_LOCAL_PARTS
+from hub.transforms import MOBILE, MOBILE_TYPES
 
 
 def is_mobile(e164: str) -> bool:
@@ -38,7 +27,7 @@ def is_mobile(e164: str) -> bool:
         kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
     except phonenumbers.NumberParseException:
         return False
-    MOBILE[e164] = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    MOBILE[e164] = kind in MOBILE_TYPES
     return MOBILE[e164]
 
 

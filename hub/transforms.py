@@ -81,7 +81,7 @@ def _email_in(value: Any, arg: Any, ctx: Context) -> Any:
 
 # -- phone -------------------------------------------------------------------------------
 MOBILE: dict[str, bool] = {}  # E.164 -> is a mobile line, filled as numbers are parsed
-_MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
 @lru_cache(maxsize=65536)
@@ -100,7 +100,7 @@ def to_e164(value: str, region: str) -> str:
     if e164 not in MOBILE:  # the type is known now: spare the linker a second parse
         if len(MOBILE) > 200_000:
             MOBILE.clear()
-        MOBILE[e164] = phonenumbers.number_type(parsed) in _MOBILE_TYPES
+        MOBILE[e164] = phonenumbers.number_type(parsed) in MOBILE_TYPES
     return e164
 
 
