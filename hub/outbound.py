@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, or_, select, update
 
 from hub import paths
 from hub.connector import Stream, WriteOp, WriteResult
-from hub.context import RunContext
+from hub.context import RunContext, iso
 from hub.errors import ConnectorError, MassDeleteError, RecordError
 from hub.mapping import StreamMap
 from hub.processing import _chunks, resolve_refs
@@ -402,7 +402,6 @@ class _Recorder:
             )
 
     def _one(self, op: Op, res: WriteResult, payload: dict[str, Any], expected: dict[str, Any], known: dict[str, Src]) -> None:
-        from hub.context import iso
 
         ctx, rt, stream = self.ctx, self.rt, self.stream
         if not res.ok:
