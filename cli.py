@@ -584,6 +584,178 @@ def identity_resolve(input_path: Path, out_path: Path, fmt: str | None, columns:
         )
 
 
+def _actor(by: str | None) -> str:
+    import getpass
+
+    try:
+        return by or getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "admin"
+
+
+_BY = click.option("--by", help="Who decides (kept in the audit log; default: your login name).")
+_NOTE = click.option("--note", help="Why (kept with the decision).")
+
+
+@identity.command("explain")
+@click.argument("a")
+@click.argument("b")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+@handle_errors
+def identity_explain(obj: Ctx, a: str, b: str, as_json: bool) -> None:
+    """Why A and B are (or are not) one person: shared identifiers, merges, decisions, field weights.
+
+    A and B are each a person (entity ID or e-mail) or a source record (CONNECTOR:ID).
+    """
+    from hub import decisions
+
+    with obj.engine().manual() as ctx:
+        data = decisions.explain(ctx, a, b)
+    if as_json:
+        _emit(data)
+        return
+    con = _console()
+    verdict = "the same person" if data["same_entity"] else "different people"
+    con.print(f"[bold]{a}[/bold] and [bold]{b}[/bold] are {verdict} ({data['a']['entity_id']} / {data['b']['entity_id']})")
+    for side in ("a", "b"):
+        for r in data[side]["records"]:
+            con.print(f"  {side}: {r['record']} linked by {r['linked_by']}{' (manual)' if r['manual'] else ''}")
+    for ident in data["shared_identifiers"]:
+        con.print(f"  shared identifier: {ident['kind']} {ident['value']}")
+    for h in data["history"]:
+        con.print(f"  {h['action']} by {h['by']} at {h['at']}: {h.get('rule', '')} {h.get('probability', '')}".rstrip())
+    for d in data["decisions"]:
+        con.print(f"  decision: {d['kind']} by {d['by']} at {d['at']}{(' - ' + d['note']) if d.get('note') else ''}")
+    for r in data["reviews"]:
+        con.print(f"  review pair {r['id']}: {r['status']} (p={r['probability']})")
+    prob = data.get("probabilistic")
+    if prob:
+        con.print(f"  match model: p={prob['probability']:.4f} ({prob['decision']}), weight {prob['match_weight']} bits (prior {prob['prior_weight']})")
+        for field, info in prob["fields"].items():
+            con.print(f"    {field:<10} {info['level']:<14} {info['weight']:+.2f}")
+        if prob.get("guard"):
+            con.print(f"    guard: {prob['guard']}")
+    elif data.get("note"):
+        con.print(f"  {data['note']}")
+
+
+@identity.command("merge")
+@click.argument("a")
+@click.argument("b")
+@_BY
+@_NOTE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+@handle_errors
+def identity_merge(obj: Ctx, a: str, b: str, by: str | None, note: str | None, as_json: bool) -> None:
+    """Make B's person part of A's. Sticky and audited; the next sync updates every tool.
+
+    A and B: an entity ID, an e-mail, or a source record (CONNECTOR:ID or CONNECTOR:STREAM:ID).
+    """
+    from hub import decisions
+
+    with obj.engine().manual() as ctx:
+        data = decisions.merge(ctx, a, b, actor=_actor(by), note=note)
+    if as_json:
+        _emit(data)
+    elif data["merged"]:
+        click.echo(f"merged {data['merged']} into {data['entity_id']}; run `hub sync` to update the tools")
+    else:
+        click.echo(f"{a} and {b} are already one person ({data['entity_id']}); the decision is kept")
+
+
+@identity.command("split")
+@click.argument("records", nargs=-1, required=True)
+@_BY
+@_NOTE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+@handle_errors
+def identity_split(obj: Ctx, records: tuple[str, ...], by: str | None, note: str | None, as_json: bool) -> None:
+    """Split the named source records off their person into a person of their own.
+
+    RECORDS are CONNECTOR:ID or CONNECTOR:STREAM:ID of one person (see `hub person show`). The
+    decision is sticky: no later sync joins them again. The next sync restores both people in
+    every tool (the tool that held only the merged record gets a record for the other).
+    """
+    from hub import decisions
+
+    with obj.engine().manual() as ctx:
+        data = decisions.split(ctx, list(records), actor=_actor(by), note=note)
+    if as_json:
+        _emit(data)
+        return
+    moved = ", ".join(r["record"] for r in data["moved"])
+    click.echo(f"split {moved} off {data['entity_id']} into {data['new_entity_id']}; run `hub sync` to update the tools")
+
+
+@identity.command("review")
+@click.option("--accept", "accept", type=int, metavar="ID", help="Accept pair ID: the two are one person.")
+@click.option("--reject", "reject", type=int, metavar="ID", help="Reject pair ID: never link the two.")
+@click.option("--status", type=click.Choice(["open", "accepted", "rejected", "linked"]), default="open", show_default=True, help="Which pairs to list.")
+@click.option("--limit", type=int, default=50, show_default=True, help="At most this many pairs.")
+@_BY
+@_NOTE
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+@handle_errors
+def identity_review(obj: Ctx, accept: int | None, reject: int | None, status: str, limit: int, by: str | None, note: str | None, as_json: bool) -> None:
+    """List the uncertain pairs (match probability between identity.low and identity.high) with
+    their evidence, or accept/reject one."""
+    from hub import decisions
+
+    if accept is not None and reject is not None:
+        raise click.UsageError("use --accept or --reject, not both")
+    with obj.engine().manual() as ctx:
+        if accept is not None or reject is not None:
+            data: Any = decisions.decide_review(ctx, accept if accept is not None else reject, accept is not None, actor=_actor(by), note=note)  # type: ignore[arg-type]
+        else:
+            data = decisions.reviews(ctx, status=status, limit=limit)
+    if as_json:
+        _emit(data)
+        return
+    if isinstance(data, dict):
+        click.echo(f"review pair {data['review']}: " + ("merged; run `hub sync` to update the tools" if accept is not None else "kept apart for good"))
+        return
+    if not data:
+        click.echo(f"no {status} review pairs")
+        return
+    from rich.table import Table
+
+    table = Table("id", "p", "a", "b", "evidence")
+    for r in data:
+        ev = r.get("evidence") or {}
+        fields = ", ".join(f"{k} {v['level']} {v['weight']:+.1f}" for k, v in (ev.get("fields") or {}).items())
+        table.add_row(str(r["id"]), f"{r['probability']:.3f}", _who(r["a"]), _who(r["b"]), fields)
+    _console().print(table)
+    click.echo("accept with `hub identity review --accept ID`, reject with `--reject ID`")
+
+
+def _who(side: dict[str, Any]) -> str:
+    p = side.get("person") or {}
+    name = " ".join(str(p[k]) for k in ("family_name", "given_name") if p.get(k))
+    extra = ", ".join([*p.get("emails", ()), *p.get("phones", ()), p.get("address", "")]).strip(", ")
+    return f"{name or '(no name)'} [{side.get('record')}]\n{extra}"
+
+
+@identity.command("train")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+@handle_errors
+def identity_train(obj: Ctx, as_json: bool) -> None:
+    """Relearn the match model on every person in the store and apply what it decides.
+
+    A sync learns the first model by itself once identity.train_after people are known; retrain
+    after a large import. Links it finds merge people; uncertain pairs go to `hub identity review`.
+    """
+    data = obj.engine().train_identity()
+    if as_json:
+        _emit(data)
+    else:
+        click.echo(f"learnt on {data['records']} records: {data['merged']} merges, {data['review']} pairs to review")
+
+
 # -- plugins ---------------------------------------------------------------------------------
 @main.group()
 def plugin() -> None:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from hub.errors import ConfigError
@@ -75,6 +75,24 @@ class MassDelete(_Strict):
     max_fraction: float = 0.1
 
 
+class IdentitySettings(_Strict):
+    """Identity resolution. Deterministic links (e-mail, mobile, the hub's key) always apply;
+    ``probabilistic`` adds a match model learnt on the workspace's own people once it holds
+    ``train_after`` person records. Pairs at or above ``high`` link; pairs from ``low`` up wait
+    for ``hub identity review``."""
+
+    probabilistic: bool = True
+    high: float = Field(0.9, gt=0, le=1)
+    low: float = Field(0.5, gt=0, le=1)
+    train_after: int = Field(200, ge=2)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IdentitySettings:
+        if self.low > self.high:
+            raise ValueError(f"identity.low ({self.low}) must not exceed identity.high ({self.high})")
+        return self
+
+
 class Schedule(_Strict):
     name: str
     cron: str
@@ -100,6 +118,7 @@ class HubConfig(BaseSettings):
     connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
     conflict_policy: ConflictPolicy = Field(default_factory=ConflictPolicy)
     mass_delete: MassDelete = Field(default_factory=MassDelete)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     schedules: list[Schedule] = Field(default_factory=list)
     batch_size: int = 1000
 

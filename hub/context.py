@@ -43,6 +43,7 @@ class RunContext:
     chunk: int = 1000
     all_connectors: bool = True
     failed_connectors: set[str] = field(default_factory=set)
+    memo: dict[str, Any] = field(default_factory=dict)  # loaded once per run (the match model)
 
     @property
     def run_id(self) -> str:

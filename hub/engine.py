@@ -11,13 +11,15 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from hub import outbound, runtime
 from hub.connector import READ
 from hub.context import RunContext
 from hub.errors import ConnectorError, MassDeleteError
-from hub.processing import process_pending
+from hub.processing import process_pending, train, train_if_due
 from hub.progress import QUIET, Progress
 from hub.report import RunReport
 from hub.staging import load_cursor, save_cursor, stage
@@ -103,6 +105,8 @@ class Engine:
                         by_entity.setdefault(smap.entity, []).append((rt.name, stream.name))
             for entity in runtime.ENTITY_ORDER:
                 process_pending(ctx, entity, by_entity.get(entity, []))
+                if entity == "person" and by_entity.get(entity):
+                    train_if_due(ctx)
             if not self.stop.is_set():
                 outbound.run(ctx, allow_mass_delete=allow_mass_delete)
         except MassDeleteError as err:
@@ -115,6 +119,27 @@ class Engine:
             raise
         self._finish(ctx, started, interrupted=self.stop.is_set())
         return report
+
+    @contextmanager
+    def manual(self) -> Iterator[RunContext]:
+        """A context for an admin's identity decision (no connectors): one transaction,
+        committed when the block ends without an error. The next sync writes its consequences."""
+        session = self.store.session()
+        report = RunReport(run_id=uuid.uuid4().hex, kind="manual")
+        ctx = RunContext(session=session, runtimes={}, config=self.workspace.config, report=report, progress=QUIET)
+        try:
+            yield ctx
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def train_identity(self) -> dict[str, int]:
+        """Relearn the match model on every person in the store and apply its decisions."""
+        with self.manual() as ctx:
+            return train(ctx)
 
     def _pull(self, ctx: RunContext, rt: Runtime, full: bool) -> None:
         for stream, smap in rt.streams():

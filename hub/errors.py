@@ -35,6 +35,10 @@ class ConfigError(HubError):
         super().__init__(f"{key}: {message}" if key else message)
 
 
+class UsageError(ConfigError):
+    """A command was asked for something it cannot do as asked (exit code 2, like a config error)."""
+
+
 class MissingSecretError(ConfigError):
     """A credential is missing; says which environment variable or key to set."""
 

@@ -319,6 +319,9 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
                 "run_id": ctx.run_id,
             }
         )
+    # a person merged from duplicates in one tool has several records there: all are written,
+    # the ledger keeps one row per person and tool stream (they all receive the same golden record)
+    intents = list({i["entity_id"]: i for i in reversed(intents)}.values())
     fresh = [i for i in intents if i["entity_id"] not in prior]
     known = [i for i in intents if i["entity_id"] in prior]
     if fresh:

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub.context import RunContext, iso
+from hub.context import RunContext, as_utc, iso
 from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
 from hub.linker import identity_keys, names_compatible
 from hub.mapping import parse_ref
 from hub.store.bulk import bulk_insert, bulk_update
-from hub.store.models import AuditLog, Entity, Identifier, Ledger, Link, SourceRecord, utcnow
+from hub import resolution
+from hub.identity.features import extract
+from hub.store.models import AuditLog, Entity, IdentityDecision, Identifier, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import ENTITIES
 
 IN_CHUNK = 500  # keep IN (...) lists well under every database's parameter limit
@@ -68,6 +70,35 @@ def process_pending(ctx: RunContext, entity: str, pairs: list[tuple[str, str]]) 
         ctx.checkpoint()
         task.advance(len(rows))
     task.done()
+
+
+def train_if_due(ctx: RunContext) -> None:
+    """Learn the match model once the workspace holds enough people (see ``identity:``)."""
+    ident = ctx.config.identity
+    if not ident.probabilistic or ctx.stop.is_set():
+        return
+    if "identity_model" not in ctx.memo:
+        ctx.memo["identity_model"] = resolution.load_model(ctx.session)
+    if ctx.memo["identity_model"] is not None:
+        return
+    n = ctx.session.scalar(select(func.count()).select_from(Link).join(Entity, Entity.id == Link.entity_id).where(Entity.type == "person"))
+    if (n or 0) >= ident.train_after:
+        train(ctx)
+
+
+def train(ctx: RunContext) -> dict[str, int]:
+    """(Re)learn the match model on every person record and apply what the batch run decided:
+    probabilistic links merge entities, uncertain pairs wait for review."""
+    config = resolution.resolver_config(ctx.config.identity, ctx.config.default_region)
+    model, pairs = resolution.train(ctx.session, config)
+    ctx.memo["identity_model"] = model
+    merged, queued = ctx.report.entities_merged, ctx.report.identity_reviews
+    chunk = Chunk(ctx, "person", [])
+    chunk.apply(pairs)
+    chunk._recompute()
+    chunk._flush_entities()
+    ctx.checkpoint()
+    return {"records": model.n_records, "merged": ctx.report.entities_merged - merged, "review": ctx.report.identity_reviews - queued}
 
 
 @dataclass
@@ -119,6 +150,9 @@ class Chunk:
         self.links: dict[int, list[Any]] = {}  # row id -> [entity_id, rule]
         self.new_links: list[dict[str, Any]] = []
         self.moved_links: dict[int, str] = {}
+        self.actor = "resolver"
+        self._cannot: dict[int, set[int]] | None = None  # record -> records a person split from it
+        self._rid_entity: dict[int, str] = {}
 
     # -- orchestration -------------------------------------------------------------------
     def run(self) -> None:
@@ -151,6 +185,8 @@ class Chunk:
             row.field_ts, row.echo, row.canonical = field_ts, sorted(echo), canonical
             mapped.append((row, canonical))
         self._link(mapped, ledger)
+        if self.entity == "person":
+            self._probabilistic(mapped)
         self._flush_links_and_rows()
         self._recompute()
         self._flush_entities()
@@ -268,15 +304,17 @@ class Chunk:
                 led = ledger.get((row.connector, row.stream, "target:" + row.source_id))
                 if led is not None and self._entity(led.entity_id) is not None:
                     cands.setdefault(self._canon(led.entity_id), "ledger")
+            if self.cannot:  # a person split these apart: no identifier joins them again
+                cands = {e: r for e, r in cands.items() if not self.blocked(current, e, row.id)}
             if current:
                 target, rule = current, link[1]  # type: ignore[index]
             elif cands:
-                target = min(cands, key=lambda e: (self._entity(e).created_at, e))  # type: ignore[union-attr]
+                target = min(cands, key=self._age)
                 rule = cands[target]
             else:
                 target, rule = self._new_entity(canonical), "new"
             for other in cands:
-                if self._canon(other) != target:
+                if self._canon(other) != target and not self.blocked(target, self._canon(other)):
                     self._merge(target, self._canon(other), cands[other])
             if link is None:
                 self.links[row.id] = [target, rule]
@@ -294,11 +332,89 @@ class Chunk:
                 d["entity_id"] = self._canon(d["entity_id"])
             bulk_insert(self.s, Identifier, new_ids)
 
+    # -- manual decisions and the probabilistic layer -----------------------------------------
+    @property
+    def cannot(self) -> dict[int, set[int]]:
+        """Records a person split apart (``hub identity split`` / a rejected review), both ways."""
+        if self._cannot is None:
+            self._cannot = {}
+            q = select(IdentityDecision.a, IdentityDecision.b).where(IdentityDecision.entity_type == self.entity, IdentityDecision.kind == "cannot")
+            for a, b in self.s.execute(q):
+                self._cannot.setdefault(a, set()).add(b)
+                self._cannot.setdefault(b, set()).add(a)
+            rids = sorted(self._cannot)
+            for part in _chunks(rids):
+                self._rid_entity.update(self._links_of(part))
+        return self._cannot
+
+    def _links_of(self, rids: Iterable[int]) -> dict[int, str]:
+        q = select(Link.source_record_id, Link.entity_id).where(Link.source_record_id.in_(list(rids)))
+        return {rid: eid for rid, eid in self.s.execute(q)}
+
+    def _entity_of_record(self, rid: int) -> str | None:
+        link = self.links.get(rid)
+        eid = link[0] if link else self._rid_entity.get(rid)
+        return self._canon(eid) if eid else None
+
+    def blocked(self, a: str | None, b: str, rid: int | None = None) -> bool:
+        """Whether entity ``a`` (or record ``rid``) holds a record split from one of ``b``'s."""
+        cannot = self.cannot
+        if not cannot:
+            return False
+        b = self._canon(b)
+        mine = {x for x in cannot if a is not None and self._entity_of_record(x) == self._canon(a)}
+        if rid is not None and rid in cannot:
+            mine.add(rid)
+        return any(self._entity_of_record(y) == b for x in mine for y in cannot[x])
+
+    def _probabilistic(self, mapped: list[tuple[Row, dict[str, Any]]]) -> None:
+        """Key the chunk's people for the match model and, once one is trained, score them."""
+        ident = self.ctx.config.identity
+        if not ident.probabilistic or not mapped:
+            return
+        config = resolution.resolver_config(ident, self.ctx.config.default_region)
+        if "identity_model" not in self.ctx.memo:
+            self.ctx.memo["identity_model"] = resolution.load_model(self.s)
+        model = self.ctx.memo["identity_model"]
+        rows = [(row.id, None if row.deleted else resolution.record_of(row.id, canonical, row.echo)) for row, canonical in mapped]
+        if model is None:  # not trained yet: keep the keys, the first training scores everyone
+            resolution.write_keys(self.s, [(rid, None if r is None else extract(r, config)) for rid, r in rows])
+            return
+        self.apply(resolution.score(self.s, model, config, rows))
+
+    def apply(self, pairs: list[resolution.Scored]) -> None:
+        """Merge the entities of linked pairs (unless a person split them) and queue the rest
+        for review."""
+        if not pairs:
+            return
+        rids = sorted({r for p in pairs for r in (p.a, p.b)} - set(self.links))
+        for part in _chunks(rids):
+            self._rid_entity.update(self._links_of(part))
+        self._preload(set(self._rid_entity.values()))
+        review: list[resolution.Scored] = []
+        for p in sorted(pairs, key=lambda p: -p.probability):  # strongest evidence first
+            ea, eb = self._entity_of_record(p.a), self._entity_of_record(p.b)
+            if ea is None or eb is None or ea == eb or self._entity(ea) is None or self._entity(eb) is None:
+                continue
+            if self.blocked(ea, eb):
+                continue  # a person already said these are different people
+            if not p.link:
+                review.append(p)
+                continue
+            older, newer = sorted((ea, eb), key=self._age)
+            self._merge(older, newer, "probabilistic", {"records": [p.a, p.b], "probability": round(p.probability, 4)})
+        self.ctx.report.identity_reviews += resolution.queue_reviews(self.s, review)
+
+    def _age(self, eid: str) -> tuple[datetime, str]:
+        """Sort key: the older entity survives a merge (SQLite hands back naive UTC times)."""
+        ent = self._entity(eid)
+        return (as_utc(ent.created_at) if ent else None) or utcnow(), eid
+
     def _golden(self, eid: str) -> dict[str, Any]:
         ent = self._entity(eid)
         return ent.data if ent else {}
 
-    def _merge(self, target: str, other: str, rule: str) -> None:
+    def _merge(self, target: str, other: str, rule: str, evidence: dict[str, Any] | None = None) -> None:
         """Fold entity ``other`` into ``target`` (links, identifiers, ledger); ids stay stable."""
         s = self.s
         s.execute(update(Link).where(Link.entity_id == other).values(entity_id=target))
@@ -323,7 +439,8 @@ class Chunk:
         self.alias[other] = target
         self.affected.discard(other)
         self.affected.add(target)
-        bulk_insert(s, AuditLog, [{"at": utcnow(), "actor": "resolver", "action": "merge", "subject": target, "detail": {"merged": other, "rule": rule}}])
+        detail = {"merged": other, "rule": rule, **(evidence or {})}
+        bulk_insert(s, AuditLog, [{"at": utcnow(), "actor": self.actor, "action": "merge", "subject": target, "detail": detail}])
         self.ctx.report.entities_merged += 1
 
     # -- writes ----------------------------------------------------------------------------

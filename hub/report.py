@@ -34,6 +34,7 @@ class RunReport:
     written: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(_written))
     entities_created: int = 0
     entities_merged: int = 0
+    identity_reviews: int = 0  # pairs newly queued for ``hub identity review``
     entities_updated: int = 0
     conflicts_resolved: int = 0
     dead_letters: int = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -166,3 +166,58 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(255))
     detail: Mapped[dict[str, Any] | None]
+
+
+class IdentityModel(Base):
+    """A trained match model (m, u, prior, term frequencies); the newest row of a type is used."""
+
+    __tablename__ = "identity_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16), index=True)
+    n_records: Mapped[int] = mapped_column(Integer)
+    model: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityBlock(Base):
+    """Probabilistic blocking keys of a source record: records sharing a key are compared."""
+
+    __tablename__ = "identity_blocks"
+
+    key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_record_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
+
+
+class IdentityDecision(Base):
+    """A person's sticky decision about two source records: one entity (must) or never (cannot)."""
+
+    __tablename__ = "identity_decisions"
+    __table_args__ = (UniqueConstraint("a", "b", name="uq_identity_decision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    a: Mapped[int] = mapped_column(Integer, index=True)  # source record ids, a < b
+    b: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # must | cannot
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentityReview(Base):
+    """A pair of source records scored between the thresholds, waiting for a person."""
+
+    __tablename__ = "identity_reviews"
+    __table_args__ = (UniqueConstraint("a", "b", name="uq_identity_review"), Index("ix_identity_reviews_status", "status"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_type: Mapped[str] = mapped_column(String(16))
+    a: Mapped[int] = mapped_column(Integer)  # source record ids, a < b
+    b: Mapped[int] = mapped_column(Integer)
+    probability: Mapped[float] = mapped_column(Float)
+    evidence: Mapped[dict[str, Any] | None]
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | accepted | rejected
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None]

@@ -1,0 +1,261 @@
+"""The probabilistic identity layer of the engine: blocking keys, match model and scoring in the store.
+
+The deterministic linker (:mod:`hub.linker`) joins records sharing a strong identifier while a
+chunk is processed. This module adds what :mod:`hub.identity` knows beyond that: records that
+share no identifier but agree on name, kana reading, address, organisation… are compared with a
+Fellegi-Sunter model learnt (EM, no labels) on the workspace's own people.
+
+* Every processed person record leaves its blocking keys in ``identity_blocks``, so a new or
+  changed record is compared with the records sharing a key — an indexed lookup, never a batch
+  re-run.
+* The first sync that sees enough people trains the model on all of them (one batch run of the
+  resolver, whose links and review pairs are applied at once) and keeps it in
+  ``identity_models``; later chunks score incrementally against it. ``hub identity train``
+  retrains.
+* A pair at or above the high threshold links (the engine merges the two entities unless a
+  person decided otherwise); a pair between the thresholds waits in ``identity_reviews``.
+
+It knows the store and canonical records, never connectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from hub.identity import MatchModel, ResolverConfig, resolve
+from hub.identity.blocking import KINDS
+from hub.identity.compare import compare
+from hub.identity.features import Features, extract
+from hub.identity.model import LINK, REVIEW
+from hub.identity.table import FeatureTable
+from hub.store.bulk import bulk_insert
+from hub.store.models import Entity, IdentityBlock, IdentityDecision, IdentityModel, IdentityReview, Link, SourceRecord, utcnow
+
+IN_CHUNK = 500
+_MASK = (1 << 56) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A compared pair of source records (ids ``a < b``) at or above the review threshold."""
+
+    a: int
+    b: int
+    probability: float
+    link: bool
+    evidence: dict[str, Any]
+
+
+def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
+
+
+def record_of(rid: int, canonical: dict[str, Any], echo: Iterable[str] | None = None) -> dict[str, Any]:
+    """A canonical person as the resolver reads it: the store's record id names it, and fields
+    that are the hub's own writes read back (``echo``) are left out — they are evidence of an
+    earlier decision, not of the person."""
+    drop = set(echo or ()) - {"id"}
+    return {**{k: v for k, v in canonical.items() if k not in drop}, "record_id": str(rid)}
+
+
+# -- blocking keys ---------------------------------------------------------------------------------
+def _hkey(kind: str, variant: int, *parts: str) -> int:
+    """A stable 64-bit key: kind in the top bits (so block caps know it), a hash of the values."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
+    tag = KINDS.index(kind) * 8 + variant
+    return (tag << 56) | (int.from_bytes(digest, "big") & _MASK)
+
+
+def block_keys(f: Features) -> set[int]:
+    """The blocking keys of one record, built from strings so they mean the same in every run.
+
+    The same families of keys as the batch resolver's (:func:`hub.identity.blocking.row_keys`),
+    which codes them per in-memory table: surname + given initial both ways in every script,
+    the joined name, e-mail local parts, phones, street + house number in a postal code, postal
+    code + a name part, organisation or domain + surname, birth date + an initial, national id.
+    """
+    keys: set[int] = set()
+    reps = ((f.family, f.given), (f.family_kana, f.given_kana), (f.family_roma, f.given_roma))
+    for fam, giv in reps:
+        if fam:
+            keys.add(_hkey("name", 0, fam, giv[:1]))
+        if giv:
+            keys.add(_hkey("name", 0, giv, fam[:1]))
+    if f.full:
+        keys.add(_hkey("name", 1, f.full))
+    keys.update(_hkey("local", 0, x) for x in f.email_locals)
+    keys.update(_hkey("phone", 0, x) for x in (*f.mobiles, *f.landlines))
+    if f.street and f.house and f.postal:
+        keys.add(_hkey("address", 0, f.street, f.house, f.postal))
+    if f.postal:
+        keys.update(_hkey("postal", 1, f.postal, part) for fam, giv in reps for part in (fam, giv) if part)
+    for fam, _ in reps:
+        if fam and f.org:
+            keys.add(_hkey("org", 0, f.org, fam))
+        if fam:
+            keys.update(_hkey("org", 1, d, fam) for d in f.org_domains)
+    if f.birth:
+        keys.update(_hkey("birth", 0, f.birth, x[:1]) for x in (f.given, f.family) if x)
+    if f.natid:
+        keys.add(_hkey("natid", 0, f.natid))
+    return keys
+
+
+def _cap(key: int, config: ResolverConfig) -> int:
+    return config.max_name_block if key >> 59 == KINDS.index("name") else config.max_block
+
+
+# -- the model -------------------------------------------------------------------------------------
+def load_model(session: Session, entity: str = "person") -> MatchModel | None:
+    """The newest trained model, if any."""
+    row = session.execute(
+        select(IdentityModel.model).where(IdentityModel.entity_type == entity).order_by(IdentityModel.id.desc()).limit(1)
+    ).scalar()
+    return MatchModel.from_dict(row) if row else None
+
+
+def person_records(session: Session) -> list[tuple[int, dict[str, Any]]]:
+    """Every live, mapped person source record: (record id, what the resolver reads)."""
+    q = (
+        select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo)
+        .join(Link, Link.source_record_id == SourceRecord.id)
+        .join(Entity, Entity.id == Link.entity_id)
+        .where(Entity.type == "person", SourceRecord.deleted.is_(False), SourceRecord.canonical.is_not(None))
+        .order_by(SourceRecord.id)
+    )
+    return [(rid, record_of(rid, c, echo)) for rid, c, echo in session.execute(q) if c]
+
+
+def decisions(session: Session, entity: str = "person") -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """(must, cannot) record pairs a person decided."""
+    must: list[tuple[int, int]] = []
+    cannot: list[tuple[int, int]] = []
+    for a, b, kind in session.execute(select(IdentityDecision.a, IdentityDecision.b, IdentityDecision.kind).where(IdentityDecision.entity_type == entity)):
+        (must if kind == "must" else cannot).append((a, b))
+    return must, cannot
+
+
+def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Scored]]:
+    """Learn the model on every person record, keep it, and return the batch run's decisions.
+
+    The pairs returned are the probabilistic links the batch clustering kept and the pairs for
+    review (manual decisions honoured); keys for every record are (re)written.
+    """
+    records = person_records(session)
+    must, cannot = decisions(session)
+    result = resolve(
+        (r for _, r in records),
+        config,
+        must_link=[(str(a), str(b)) for a, b in must],
+        cannot_link=[(str(a), str(b)) for a, b in cannot],
+    )
+    session.add(IdentityModel(entity_type="person", n_records=len(records), model=result.model.to_dict(), created_at=utcnow()))
+    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
+    write_keys(session, [(rid, extract(r, config)) for rid, r in records if rid not in keyed])
+    out = [_scored(int(lk.a), int(lk.b), lk.probability, True, {}) for lk in result.links() if lk.rule == "probabilistic"]
+    by_id = dict(records)
+    out += [
+        _scored(int(r.a), int(r.b), r.probability, False, explain_pair(result.model, config, by_id[int(r.a)], by_id[int(r.b)]))
+        for r in result.review
+    ]
+    return result.model, out
+
+
+def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any]) -> Scored:
+    return Scored(min(a, b), max(a, b), float(p), link, evidence)
+
+
+# -- incremental -------------------------------------------------------------------------------------
+def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]]) -> dict[int, set[int]]:
+    """Replace the blocking keys of these records (None: the record is gone); returns them."""
+    rids = [rid for rid, _ in feats]
+    for part in _chunks(rids):
+        session.execute(delete(IdentityBlock).where(IdentityBlock.source_record_id.in_(part)))
+    keys = {rid: block_keys(f) for rid, f in feats if f is not None}
+    bulk_insert(session, IdentityBlock, [{"key": k, "source_record_id": rid} for rid, ks in keys.items() for k in ks])
+    return keys
+
+
+def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Sequence[tuple[int, dict[str, Any] | None]]) -> list[Scored]:
+    """Key these records (:func:`record_of` dicts; None: deleted) and score them against every
+    record they share a block with; returns the pairs at or above the review threshold."""
+    feats = {rid: extract(r, config) if r is not None else None for rid, r in rows}
+    keys = write_keys(session, list(feats.items()))
+    wanted = sorted({k for ks in keys.values() for k in ks})
+    sizes: dict[int, int] = {}
+    for part in _chunks(wanted):
+        q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
+        sizes.update({k: n for k, n in session.execute(q)})
+    usable = [k for k in wanted if 1 < sizes.get(k, 0) <= _cap(k, config)]
+    members: dict[int, list[int]] = {}
+    for part in _chunks(usable):
+        for k, rid in session.execute(select(IdentityBlock.key, IdentityBlock.source_record_id).where(IdentityBlock.key.in_(part))):
+            members.setdefault(k, []).append(rid)
+    pairs: set[tuple[int, int]] = set()
+    for rid, ks in keys.items():
+        for k in ks:
+            for other in members.get(k, ()):
+                if other != rid:
+                    pairs.add((min(rid, other), max(rid, other)))
+    if not pairs:
+        return []
+    missing = sorted({r for p in pairs for r in p} - set(feats))
+    for part in _chunks(missing):
+        q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.id.in_(part), SourceRecord.deleted.is_(False))
+        for rid, c, echo in session.execute(q):
+            if c:
+                feats[rid] = extract(record_of(rid, c, echo), config)
+    table = FeatureTable()
+    row = {rid: table.append(f) for rid, f in feats.items() if f is not None}
+    todo = sorted(p for p in pairs if p[0] in row and p[1] in row)
+    if not todo:
+        return []
+    levels = compare(table, np.array([row[a] for a, _ in todo]), np.array([row[b] for _, b in todo]))
+    prob, decision = model.score(table, levels, config.high, config.low)
+    out: list[Scored] = []
+    for i in np.flatnonzero(decision >= REVIEW).tolist():
+        a, b = todo[i]
+        out.append(Scored(a, b, float(prob[i]), bool(decision[i] == LINK), model.explain(table, levels, i)))
+    return out
+
+
+def explain_pair(model: MatchModel, config: ResolverConfig, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Per-field levels and weights of one pair (:func:`record_of` dicts) under ``model``."""
+    table = FeatureTable()
+    ra = table.append(extract(a, config))
+    rb = table.append(extract(b, config))
+    levels = compare(table, np.array([ra]), np.array([rb]))
+    prob, decision = model.score(table, levels, config.high, config.low)
+    out = model.explain(table, levels, 0)
+    out["decision"] = {LINK: "link", REVIEW: "review"}.get(int(decision[0]), "none")
+    return out
+
+
+def queue_reviews(session: Session, pairs: Sequence[Scored]) -> int:
+    """Put review pairs in the queue (a pair already there, or decided, keeps its row)."""
+    if not pairs:
+        return 0
+    seen: set[tuple[int, int]] = set()
+    for part in _chunks(sorted({p.a for p in pairs})):
+        seen.update((a, b) for a, b in session.execute(select(IdentityReview.a, IdentityReview.b).where(IdentityReview.a.in_(part))))
+    new = {(p.a, p.b): p for p in pairs if (p.a, p.b) not in seen}
+    now = utcnow()
+    bulk_insert(
+        session,
+        IdentityReview,
+        [{"entity_type": "person", "a": p.a, "b": p.b, "probability": p.probability, "evidence": p.evidence or None, "status": "open", "created_at": now} for p in new.values()],
+    )
+    return len(new)
+
+
+def resolver_config(identity: Any, default_region: str) -> ResolverConfig:
+    """The resolver settings of a workspace (``identity:`` and ``default_region`` in hub.yaml)."""
+    return ResolverConfig(high=identity.high, low=identity.low, default_region=default_region)
