@@ -18,7 +18,7 @@ from hub.processing import _chunks, resolve_refs
 from hub.report import PlannedOp
 from hub.runtime import ENTITY_ORDER, Runtime
 from hub.store.bulk import bulk_insert, bulk_update
-from hub.store.models import Entity, Ledger, Link, SourceRecord, utcnow
+from hub.store.models import Entity, Identifier, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import LIFECYCLE_ORDER, DealStage
 
 ORDERS: tuple[tuple[str, ...], ...] = (LIFECYCLE_ORDER, tuple(s.value for s in DealStage if s.value != "lost"))
@@ -197,6 +197,8 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
     def lookup(ref_stream: str, eid: str) -> str | None:
         return vendor_ids.get((ref_stream, eid))
 
+    taken = _emails_held(ctx, rt, stream, [e for e in ents if not linked.get(e.id)]) if smap.entity == "person" else {}
+
     ops: list[Op] = []
     for ent in ents:
         golden = ent.data
@@ -219,10 +221,58 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
             needed = REQUIRED_REF.get(smap.entity)
             if needed and not _ref_resolves(smap, needed, golden, lookup):
                 continue
+            if taken:
+                golden = _without_taken_emails(ctx, rt, stream, ent, golden, taken)
+                if golden is None:
+                    continue
             fields = mapping.to_vendor(stream.name, golden, vendor_id=lookup)
             if fields:
                 ops.append(Op(ent, "create", None, fields, {k: [None, v] for k, v in fields.items()}))
     return ops
+
+
+def _emails_held(ctx: RunContext, rt: Runtime, stream: Stream, ents: list[Ent]) -> dict[str, tuple[str, str]]:
+    """E-mail -> (record id, entity) of this stream's records that hold the golden e-mails of
+    people about to be created here, where that record belongs to someone else."""
+    wanted = sorted({e["address"] for ent in ents for e in ent.data.get("emails") or () if isinstance(e, dict) and e.get("address")})
+    out: dict[str, tuple[str, str]] = {}
+    for part in _chunks(wanted):
+        q = (
+            select(Identifier.value, SourceRecord.source_id, Identifier.entity_id)
+            .join(SourceRecord, SourceRecord.id == Identifier.source_record_id)
+            .where(Identifier.kind == "email", Identifier.value.in_(part), SourceRecord.connector == rt.name, SourceRecord.stream == stream.name, SourceRecord.deleted.is_(False))
+        )
+        out.update({v: (sid, eid) for v, sid, eid in ctx.session.execute(q)})
+    return out
+
+
+def _without_taken_emails(
+    ctx: RunContext, rt: Runtime, stream: Stream, ent: Ent, golden: dict[str, Any], taken: dict[str, tuple[str, str]]
+) -> dict[str, Any] | None:
+    """The golden record to create, minus e-mails another person's record here already holds.
+
+    Two people who share an address (an admin split them) cannot both be keyed by it: the tool
+    would refuse the second or, with create-or-update semantics, overwrite the first. With no
+    address left the create goes to the dead-letter store instead.
+    """
+    emails = [e for e in golden.get("emails") or () if isinstance(e, dict)]
+    clash = [e for e in emails if e.get("address") in taken and taken[e["address"]][1] != ent.id]
+    if not clash:
+        return golden
+    free = [e for e in emails if e not in clash]
+    if free:
+        return {**golden, "emails": free}
+    sid, other = taken[clash[0]["address"]]
+    err = RecordError(
+        f"not created: {clash[0]['address']} is already on {rt.name} {stream.name} record {sid}, which belongs to "
+        f"another person ({other}); {rt.name} cannot hold two people with one e-mail — give one of them another address",
+        connector=rt.name,
+        stream=stream.name,
+        source_id=f"entity:{ent.id}",
+        field="emails",
+    )
+    ctx.dead_letter(err, stage="write", payload={"entity_id": ent.id, "action": "create"})
+    return None
 
 
 def _ref_resolves(smap: StreamMap, path: str, golden: dict[str, Any], lookup: Any) -> bool:

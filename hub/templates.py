@@ -52,6 +52,12 @@ mass_delete:                              # stop a run that would delete more th
   max_count: 100
   max_fraction: 0.1
 
+identity:                                 # who is who (deterministic links always apply)
+  probabilistic: true                     # a match model learnt on your own people
+  high: 0.9                               # link two people at or above this match probability
+  low: 0.5                                # from here up, a pair waits in `hub identity review`
+  train_after: 200                        # person records before the first model is learnt
+
 schedules:
   - name: every-15-minutes
     cron: "*/15 * * * *"
