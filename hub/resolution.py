@@ -160,13 +160,45 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
     session.add(IdentityModel(entity_type="person", n_records=len(records), model=result.model.to_dict(), created_at=utcnow()))
     keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
     write_keys(session, [(rid, extract(r, config)) for rid, r in records if rid not in keyed])
-    out = [_scored(int(lk.a), int(lk.b), lk.probability, True, {}) for lk in result.links() if lk.rule == "probabilistic"]
     by_id = dict(records)
-    out += [
-        _scored(int(r.a), int(r.b), r.probability, False, explain_pair(result.model, config, by_id[int(r.a)], by_id[int(r.b)]))
-        for r in result.review
-    ]
+    out: list[Scored] = []
+    review = [(int(r.a), int(r.b), r.probability) for r in result.review]
+    for lk in result.links():
+        if lk.rule != "probabilistic":
+            continue
+        a, b = int(lk.a), int(lk.b)
+        if contradiction(extract(by_id[a], config), extract(by_id[b], config)):
+            review.append((a, b, lk.probability))
+        else:
+            out.append(_scored(a, b, lk.probability, True, {}))
+    for a, b, p in review:
+        evidence = explain_pair(result.model, config, by_id[a], by_id[b])
+        if why := contradiction(extract(by_id[a], config), extract(by_id[b], config)):
+            evidence["guard"] = why
+        out.append(_scored(a, b, p, False, evidence))
     return result.model, out
+
+
+def contradiction(a: Features, b: Features) -> str | None:
+    """Strong evidence of two people that a match probability must not outvote.
+
+    A merge mails one customer's data to another, so the engine links automatically only when
+    nothing personal disagrees; such a pair waits for review instead. Both records holding
+    mobile numbers and sharing none is such evidence (family members and namesakes share a
+    name, an address, even a landline — rarely a mobile), as are work e-mails or company names
+    at different companies when no personal e-mail or mobile is shared. A person who changed
+    jobs therefore waits for review rather than being merged on name and address alone.
+    """
+    if a.mobiles and b.mobiles and not set(a.mobiles) & set(b.mobiles):
+        return "different mobile numbers"
+    personal = set(a.emails) & set(b.emails) or set(a.mobiles) & set(b.mobiles)
+    if personal:
+        return None
+    if a.org_domains and b.org_domains and not set(a.org_domains) & set(b.org_domains):
+        return "work e-mails at different companies, and no personal e-mail or mobile in common"
+    if a.org and b.org and not a.org.startswith("id:") and not b.org.startswith("id:") and a.org != b.org:
+        return "different companies, and no personal e-mail or mobile in common"
+    return None
 
 
 def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any]) -> Scored:
@@ -223,7 +255,11 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     out: list[Scored] = []
     for i in np.flatnonzero(decision >= REVIEW).tolist():
         a, b = todo[i]
-        out.append(Scored(a, b, float(prob[i]), bool(decision[i] == LINK), model.explain(table, levels, i)))
+        evidence = model.explain(table, levels, i)
+        link = bool(decision[i] == LINK)
+        if link and (why := contradiction(feats[a], feats[b])):  # type: ignore[arg-type]
+            link, evidence["guard"] = False, why
+        out.append(Scored(a, b, float(prob[i]), link, evidence))
     return out
 
 

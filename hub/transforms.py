@@ -90,9 +90,11 @@ def to_e164(value: str, region: str) -> str:
     text = unicodedata.normalize("NFKC", value).strip()
     text = text.replace("ー", "-").replace("−", "-").replace("‐", "-")
     try:
-        parsed = phonenumbers.parse(text, region)
+        parsed = phonenumbers.parse(text, region, keep_raw_input=True)
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"{value!r} is not a phone number ({exc})") from None
+    if parsed.country_code_source == phonenumbers.CountryCodeSource.FROM_DEFAULT_COUNTRY and not _domestic(text, region):
+        parsed = _foreign(text) or parsed
     if not phonenumbers.is_possible_number(parsed):
         raise ValueError(f"{value!r} is not a possible phone number for region {region}")
     parsed.extension = None
@@ -102,6 +104,34 @@ def to_e164(value: str, region: str) -> str:
             MOBILE.clear()
         MOBILE[e164] = phonenumbers.number_type(parsed) in MOBILE_TYPES
     return e164
+
+
+FOREIGN_REGIONS = ("US",)
+"""Where a number written without a country code, and not the way the default region writes
+its own numbers, is tried next: North American numbers are the usual guests in CRM data."""
+
+
+def _domestic(text: str, region: str) -> bool:
+    """Whether digits given without a country code are written as ``region`` writes its own.
+
+    In countries whose numbers are dialled with a trunk prefix of 0 (Japan, most of Europe) a
+    domestic number always starts with it: 303-555-9225 in a Japanese workspace is not Japanese.
+    """
+    meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if meta is None or meta.national_prefix != "0":
+        return True
+    return next((c for c in text if c.isdigit()), "0") == "0"
+
+
+def _foreign(text: str) -> phonenumbers.PhoneNumber | None:
+    for alt in FOREIGN_REGIONS:
+        try:
+            parsed = phonenumbers.parse(text, alt, keep_raw_input=True)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(parsed):
+            return parsed
+    return None
 
 
 def _phone_in(value: Any, arg: Any, ctx: Context) -> Any:

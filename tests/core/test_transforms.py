@@ -23,6 +23,21 @@ def test_phone_to_e164(raw: str, e164: str) -> None:
     assert to_e164(raw, "JP") == e164
 
 
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        # a Japanese number written at home always starts with the trunk prefix 0: these are
+        # North American numbers written without +1, not Japanese ones
+        ("303-555-9225", "+13035559225"),
+        ("(909) 555-5464", "+19095555464"),
+        ("81-3-1234-5678", "+81312345678"),  # the country code without +
+        ("0909-555-5464", "+819095555464"),
+    ],
+)
+def test_numbers_not_written_the_japanese_way_are_tried_as_north_american(raw: str, e164: str) -> None:
+    assert to_e164(raw, "JP") == e164
+
+
 def test_phone_region_configurable() -> None:
     assert T["phone"].inbound("(415) 555-0123", {"region": "US"}, CTX) == "+14155550123"
     with pytest.raises(ValueError, match="not a phone number"):

@@ -100,21 +100,52 @@ def _demo_world(h: Hub, n: int = 300, seed: int = 0) -> demo_data.DemoData:
 
 def test_first_sync_learns_the_model_and_links_what_identifiers_miss(hub: Hub) -> None:
     _demo_world(hub)
+    # one person, two mailboxes, the office line in both tools: no identifier links them
+    hs = hub.hubspot.insert("contacts", {
+        "firstname": "慎之介", "lastname": "御手洗", "firstname_kana": "シンノスケ", "lastname_kana": "ミタライ",
+        "email": "s.mitarai@kotobuki-kogyo.example.jp", "phone": "06-6123-4567", "company": "寿工業株式会社",
+    })
+    zd = hub.zendesk.insert("users", {
+        "name": "御手洗 慎之介", "email": "shinnosuke.m@gmail.com", "phone": "０６－６１２３－４５６７",
+        "user_fields": {"family_name_kana": "ミタライ", "given_name_kana": "シンノスケ"},
+    })
     report = hub.sync()
     assert report.status == "ok", report.errors
     with hub.store.session() as s:
         model = s.execute(select(IdentityModel.n_records, IdentityModel.model)).one()
         assert model.n_records >= 300 and model.model["m"]
         assert s.scalar(select(func.count()).select_from(IdentityBlock)) > 1000
-        prob = s.scalars(select(AuditLog.detail).where(AuditLog.action == "merge")).all()
-    # e.g. a toll-free or landline number plus the same name and reading: no deterministic key
-    assert any(d["rule"] == "probabilistic" and d["probability"] >= 0.9 for d in prob)
-    # the queue holds only uncertain pairs, each with its evidence
+    with hub.engine.manual() as ctx:
+        why = decisions.explain(ctx, f"hubspot:{hs}", f"zendesk:{zd}")
+    assert why["same_entity"], why
+    assert not why["shared_identifiers"]
+    assert any(h["rule"] == "probabilistic" and h["probability"] >= 0.9 for h in why["history"])
+    assert why["probabilistic"]["fields"]["phone"]["weight"] > 0
+    # the queue holds only pairs the model was unsure of or a guard held back, with evidence
     with hub.engine.manual() as ctx:
         pending = decisions.reviews(ctx)
-    assert pending and all(0.5 <= r["probability"] < 0.9 for r in pending)
+    assert all(0.5 <= r["probability"] < 0.9 or r["evidence"]["guard"] for r in pending)
     assert all(r["evidence"]["fields"] for r in pending)
-    assert report.identity_reviews == len(pending) or report.identity_reviews >= len(pending)
+
+
+def test_namesakes_at_other_companies_wait_for_review_instead_of_merging(hub: Hub) -> None:
+    _demo_world(hub)
+    # 同姓同名 at one address and one landline (a family business?), each with a mobile of their own
+    a = hub.hubspot.insert("contacts", {
+        "firstname": "美穂", "lastname": "藤田", "firstname_kana": "ミホ", "lastname_kana": "フジタ", "email": "miho.fujita@seiryu-hoken.example.jp",
+        "phone": "092-259-2008", "mobilephone": "070-9590-1414", "zip": "812-0027", "state": "福岡県", "city": "福岡市博多区", "address": "下川端町1-1",
+    })
+    b = hub.hubspot.insert("contacts", {
+        "firstname": "美穂", "lastname": "藤田", "firstname_kana": "ミホ", "lastname_kana": "フジタ", "email": "miho.fujita@musashino-denki.example.jp",
+        "phone": "092-259-2008", "mobilephone": "080-4315-2830", "zip": "812-0027", "state": "福岡県", "city": "福岡市博多区", "address": "下川端町1-1",
+    })
+    hub.sync()
+    with hub.engine.manual() as ctx:
+        why = decisions.explain(ctx, f"hubspot:{a}", f"hubspot:{b}")
+        pending = decisions.reviews(ctx)
+    assert not why["same_entity"], why
+    pair = [r for r in pending if {r["a"]["record"], r["b"]["record"]} == {f"hubspot:contacts:{a}", f"hubspot:contacts:{b}"}]
+    assert pair and pair[0]["evidence"]["guard"] == "different mobile numbers"
 
 
 def test_a_new_record_is_scored_against_the_store_incrementally(hub: Hub) -> None:
