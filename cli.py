@@ -375,6 +375,9 @@ def status(obj: Ctx, as_json: bool) -> None:
     for r in data["source_records"]:
         con.print(f"  {r['connector']}/{r['stream']}: {r['records']} records")
     con.print(f"pending records {data['pending_records']}, pending outbound {data['pending_outbound']}, open dead letters {data['dead_letters_open']}")
+    ident = data["identity"]
+    model = f"match model learnt on {ident['model']['records']} records" if ident["model"] else "no match model yet"
+    con.print(f"identity: {model}; {ident['reviews_open']} pairs to review (hub identity review); {ident['decisions']} manual decisions")
     last = data["last_run"]
     if last:
         con.print(f"last run {last['run_id']} {last['status']} at {last['started_at']} ({last['seconds']}s)")

@@ -8,7 +8,7 @@ from sqlalchemy import func, or_, select
 
 from hub.context import iso
 from hub.store import Store
-from hub.store.models import AuditLog, Cursor, DeadLetter, Entity, Identifier, Link, Run, SourceRecord
+from hub.store.models import AuditLog, Cursor, DeadLetter, Entity, IdentityDecision, IdentityModel, IdentityReview, Identifier, Link, Run, SourceRecord
 from hub.transforms import normalize_email
 
 
@@ -31,6 +31,12 @@ def status(store: Store) -> dict[str, Any]:
         dlq = s.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.status == "open")) or 0
         cursors = [{"connector": c.connector, "stream": c.stream, "state": c.state, "updated_at": iso(c.updated_at)} for c in s.scalars(select(Cursor))]
         last = s.scalars(select(Run).where(Run.kind == "sync").order_by(Run.started_at.desc()).limit(1)).first()
+        model = s.execute(select(IdentityModel.n_records, IdentityModel.created_at).order_by(IdentityModel.id.desc()).limit(1)).first()
+        identity = {
+            "model": {"records": model.n_records, "trained_at": iso(model.created_at)} if model else None,
+            "reviews_open": s.scalar(select(func.count()).select_from(IdentityReview).where(IdentityReview.status == "open")) or 0,
+            "decisions": s.scalar(select(func.count()).select_from(IdentityDecision)) or 0,
+        }
         return {
             "entities": entities,
             "source_records": records,
@@ -39,6 +45,7 @@ def status(store: Store) -> dict[str, Any]:
             "dead_letters_open": dlq,
             "cursors": cursors,
             "last_run": _run(last) if last else None,
+            "identity": identity,
         }
 
 

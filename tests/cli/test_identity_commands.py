@@ -87,6 +87,9 @@ def test_review_lists_and_decides(ws: Path) -> None:
 def test_train_and_errors(ws: Path) -> None:
     out = json.loads(run(ws, "identity", "train", "--json"))
     assert out["records"] >= 500
+    status = json.loads(run(ws, "status", "--json"))["identity"]
+    assert status["model"]["records"] == out["records"] and status["reviews_open"] >= 0
+    assert "match model learnt on" in run(ws, "status")
     assert "nothing known as 'hubspot:nope'" in run(ws, "identity", "explain", "hubspot:nope", "x@example.com", code=2)
     hs, _ = _linked_pair(ws)
     eid = json.loads(run(ws, "identity", "explain", hs, hs, "--json"))["a"]["entity_id"]
