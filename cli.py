@@ -704,8 +704,13 @@ def identity_split(obj: Ctx, records: tuple[str, ...], by: str | None, note: str
 @pass_ctx
 @handle_errors
 def identity_review(obj: Ctx, accept: int | None, reject: int | None, status: str, limit: int, by: str | None, note: str | None, as_json: bool) -> None:
-    """List the uncertain pairs (match probability between identity.low and identity.high) with
-    their evidence, or accept/reject one."""
+    """List the pairs waiting for a person, with their evidence, or accept/reject one.
+
+    Two kinds: "one person?" (match probability between identity.low and identity.high, or held
+    back by a guard) — accept merges, reject keeps them apart for good; and "does this record
+    still belong?" (a record lost the identifier that linked it) — accept keeps it, reject splits
+    it off.
+    """
     from hub import decisions
 
     if accept is not None and reject is not None:
@@ -719,18 +724,24 @@ def identity_review(obj: Ctx, accept: int | None, reject: int | None, status: st
         _emit(data)
         return
     if isinstance(data, dict):
-        click.echo(f"review pair {data['review']}: " + ("merged; run `hub sync` to update the tools" if accept is not None else "kept apart for good"))
+        if data.get("merged") or data.get("new_entity_id"):
+            done = "merged" if data.get("merged") else f"split off into {data['new_entity_id']}"
+            click.echo(f"review pair {data['review']}: {done}; run `hub sync` to update the tools")
+        else:
+            click.echo(f"review pair {data['review']}: " + ("kept together" if data.get("kept_together") else "kept apart for good"))
         return
     if not data:
         click.echo(f"no {status} review pairs")
         return
     from rich.table import Table
 
-    table = Table("id", "p", "a", "b", "evidence")
+    table = Table("id", "question", "p", "a", "b", "evidence")
     for r in data:
         ev = r.get("evidence") or {}
         fields = ", ".join(f"{k} {v['level']} {v['weight']:+.1f}" for k, v in (ev.get("fields") or {}).items())
-        table.add_row(str(r["id"]), f"{r['probability']:.3f}", _who(r["a"]), _who(r["b"]), fields)
+        if ev.get("guard"):
+            fields = f"{fields}\n{ev['guard']}".strip()
+        table.add_row(str(r["id"]), r["question"], f"{r['probability']:.3f}", _who(r["a"]), _who(r["b"]), fields)
     _console().print(table)
     click.echo("accept with `hub identity review --accept ID`, reject with `--reject ID`")
 

@@ -256,7 +256,7 @@ def reviews(ctx: RunContext, *, status: str = "open", limit: int = 50) -> list[d
     shown: set[tuple[str, str]] = set()
     for row in rows:
         ea, eb = ent.get(row.a) or "", ent.get(row.b) or ""
-        if status == "open" and ea and ea == eb:
+        if status == "open" and row.kind == "link" and ea and ea == eb:
             row.status, row.decided_by, row.decided_at = "linked", "resolver", utcnow()
             continue
         people = (min(ea, eb), max(ea, eb))
@@ -266,6 +266,8 @@ def reviews(ctx: RunContext, *, status: str = "open", limit: int = 50) -> list[d
         if len(out) < limit:
             out.append({
                 "id": row.id,
+                "kind": row.kind,
+                "question": "one person?" if row.kind == "link" else f"does {names.get((row.evidence or {}).get('record'))} still belong to this person?",
                 "probability": round(row.probability, 4),
                 "status": row.status,
                 "a": {"record": names.get(row.a), "entity_id": ent.get(row.a), "person": _summary(canon.get(row.a))},
@@ -296,7 +298,14 @@ def decide_review(ctx: RunContext, review_id: int, accept: bool, *, actor: str, 
     if row.status != "open":
         raise DecisionError(f"review pair {review_id} was already {row.status}")
     a, b = _record_ref(ctx, row.a), _record_ref(ctx, row.b)
-    if accept:
+    if row.kind == "unlink":  # accept: it stays with its person; reject: it leaves
+        moved = (row.evidence or {}).get("record", row.b)
+        if accept:
+            _decide(ctx, row.a, row.b, "must", actor, note)
+            result: dict[str, Any] = {"kept_together": [a, b]}
+        else:
+            result = split(ctx, [_record_ref(ctx, moved)], actor=actor, note=note)
+    elif accept:
         result = merge(ctx, a, b, actor=actor, note=note)
     else:
         _decide(ctx, row.a, row.b, "cannot", actor, note)

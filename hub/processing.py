@@ -277,6 +277,10 @@ class Chunk:
         wanted |= {led.entity_id for led in ledger.values()}
         self._preload(wanted)
         ids = [row.id for row, _ in mapped]
+        before: dict[int, set[tuple[str, str]]] = defaultdict(set)  # identifiers of linked records
+        for part in _chunks([i for i in ids if i in self.links]):
+            for rid, kind, value in self.s.execute(select(Identifier.source_record_id, Identifier.kind, Identifier.value).where(Identifier.source_record_id.in_(part))):
+                before[rid].add((kind, value))
         for part in _chunks(ids):
             self.s.execute(delete(Identifier).where(Identifier.source_record_id.in_(part)))
         new_ids: list[dict[str, Any]] = []
@@ -331,6 +335,32 @@ class Chunk:
             for d in new_ids:  # a merge later in the chunk may have retired the entity
                 d["entity_id"] = self._canon(d["entity_id"])
             bulk_insert(self.s, Identifier, new_ids)
+        lost = {rid: old - set(keys[rid]) for rid, old in before.items() if rid in keys and {k for k in old - set(keys[rid]) if k[0] != "hub"}}
+        if lost:
+            self._evidence_gone(lost, keys)
+
+    def _evidence_gone(self, lost: dict[int, set[tuple[str, str]]], keys: dict[int, list[tuple[str, str]]]) -> None:
+        """A record that lost an identifier and shares none with the rest of its entity any more
+        is put before a person (review), never silently split: e-mails change for good reasons."""
+        pairs: list[resolution.Scored] = []
+        for rid, gone in lost.items():
+            eid = self._canon(self.links[rid][0])
+            own = [v for k, v in keys[rid] if k != "hub"]
+            others = self.s.execute(
+                select(Link.source_record_id).where(Link.entity_id == eid, Link.source_record_id != rid).order_by(Link.source_record_id)
+            ).scalars().all()
+            if not others:
+                continue
+            held = own and self.s.scalar(
+                select(func.count()).select_from(Identifier).where(
+                    Identifier.entity_type == self.entity, Identifier.value.in_(own), Identifier.entity_id == eid, Identifier.source_record_id != rid
+                )
+            )
+            if held:
+                continue
+            why = "the identifier that linked it is gone: " + ", ".join(f"{k} {v}" for k, v in sorted(gone) if k != "hub")
+            pairs.append(resolution.Scored(min(rid, others[0]), max(rid, others[0]), 0.0, False, {"guard": why, "record": rid}, kind="unlink"))
+        self.ctx.report.identity_reviews += resolution.queue_reviews(self.s, pairs)
 
     # -- manual decisions and the probabilistic layer -----------------------------------------
     @property

@@ -51,6 +51,7 @@ class Scored:
     probability: float
     link: bool
     evidence: dict[str, Any]
+    kind: str = "link"  # or "unlink": a linked record lost the identifier that linked it
 
 
 def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -287,7 +288,7 @@ def queue_reviews(session: Session, pairs: Sequence[Scored]) -> int:
     bulk_insert(
         session,
         IdentityReview,
-        [{"entity_type": "person", "a": p.a, "b": p.b, "probability": p.probability, "evidence": p.evidence or None, "status": "open", "created_at": now} for p in new.values()],
+        [{"entity_type": "person", "kind": p.kind, "a": p.a, "b": p.b, "probability": p.probability, "evidence": p.evidence or None, "status": "open", "created_at": now} for p in new.values()],
     )
     return len(new)
 

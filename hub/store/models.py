@@ -215,9 +215,12 @@ class IdentityReview(Base):
     entity_type: Mapped[str] = mapped_column(String(16))
     a: Mapped[int] = mapped_column(Integer)  # source record ids, a < b
     b: Mapped[int] = mapped_column(Integer)
+    # link: are these two one person? unlink: does this record (evidence["record"]) still belong
+    # to its person now that the identifier that linked it is gone?
+    kind: Mapped[str] = mapped_column(String(8), default="link")
     probability: Mapped[float] = mapped_column(Float)
     evidence: Mapped[dict[str, Any] | None]
-    status: Mapped[str] = mapped_column(String(16), default="open")  # open | accepted | rejected
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | accepted | rejected | linked
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None]

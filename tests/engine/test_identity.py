@@ -92,6 +92,29 @@ def test_decisions_name_what_is_wrong(hub: Hub) -> None:
             decisions.decide_review(ctx, 42, True, actor="x")
 
 
+def test_a_record_that_loses_its_link_is_put_before_a_person_not_split(hub: Hub) -> None:
+    hs = hub.hubspot.insert("contacts", {"firstname": "花子", "lastname": "佐藤", "email": "hanako@c.example.jp"})
+    zd = hub.zendesk.insert("users", {"name": "佐藤 花子", "email": "hanako@c.example.jp"})
+    hub.sync()
+    assert _people(hub) == 1
+    # the e-mail was a typo on someone else's record: the only evidence is gone
+    hub.zendesk.update("users", zd, {"email": "hanako.kato@d.example.jp", "name": "加藤 花子"})
+    report = hub.sync()
+    assert report.identity_reviews == 1
+    assert _people(hub) == 1  # nothing is split behind the admin's back
+    with hub.engine.manual() as ctx:
+        [pair] = decisions.reviews(ctx)
+    assert pair["kind"] == "unlink" and "email hanako@c.example.jp" in pair["evidence"]["guard"]
+    assert f"zendesk:users:{zd}" in pair["question"]
+    with hub.engine.manual() as ctx:
+        out = decisions.decide_review(ctx, pair["id"], False, actor="dana")
+    assert out["new_entity_id"]
+    assert _people(hub) == 2
+    hub.sync()
+    assert sorted(u["email"] for u in hub.zendesk.records("users")) == ["hanako.kato@d.example.jp", "hanako@c.example.jp"]
+    assert hs
+
+
 def _demo_world(h: Hub, n: int = 300, seed: int = 0) -> demo_data.DemoData:
     data = demo_data.generate(n, seed=seed)
     demo_data.seed_fakes(data, h.hubspot, h.zendesk)

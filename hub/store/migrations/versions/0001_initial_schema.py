@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:36:57.202494
+Create Date: 2026-11-22 16:49:47.371224
 """
 
 from __future__ import annotations
@@ -126,6 +126,7 @@ def upgrade() -> None:
     sa.Column('entity_type', sa.String(length=16), nullable=False),
     sa.Column('a', sa.Integer(), nullable=False),
     sa.Column('b', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
     sa.Column('probability', sa.Float(), nullable=False),
     sa.Column('evidence', sa.JSON(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
