@@ -80,7 +80,8 @@ def block_keys(f: Features) -> set[int]:
 
     The same families of keys as the batch resolver's (:func:`hub.identity.blocking.row_keys`),
     which codes them per in-memory table: surname + given initial both ways in every script,
-    the joined name, e-mail local parts, phones, street + house number in a postal code, postal
+    the joined name, e-mail local parts, phones, street + house number in a postal code and in a
+    town, postal
     code + a name part, organisation or domain + surname, birth date + an initial, national id.
     """
     keys: set[int] = set()
@@ -94,8 +95,9 @@ def block_keys(f: Features) -> set[int]:
         keys.add(_hkey("name", 1, f.full))
     keys.update(_hkey("local", 0, x) for x in f.email_locals)
     keys.update(_hkey("phone", 0, x) for x in (*f.mobiles, *f.landlines))
-    if f.street and f.house and f.postal:
-        keys.add(_hkey("address", 0, f.street, f.house, f.postal))
+    for variant, area in enumerate((f.postal, f.locality)):  # a mistyped postal code loses nothing
+        if f.street and f.house and area:
+            keys.add(_hkey("address", variant, f.street, f.house, area))
     if f.postal:
         keys.update(_hkey("postal", 1, f.postal, part) for fam, giv in reps for part in (fam, giv) if part)
     for fam, _ in reps:

@@ -3,14 +3,16 @@
 Layers, each in its own module:
 
 * :mod:`~hub.identity.normalize` — matching keys for e-mails, phones, names (kana, romaji,
-  variant kanji, honorifics), organisations and addresses; word lists in ``lexicon/``.
+  variant kanji, honorifics, placeholder names), organisations and addresses; word lists
+  (nicknames and given names too) in ``lexicon/``.
 * :mod:`~hub.identity.features` / :mod:`~hub.identity.columns` — a record (or flat columns)
   to its normalised features; :mod:`~hub.identity.table` stores them as integer codes.
 * :mod:`~hub.identity.blocking` — candidate pairs; :mod:`~hub.identity.compare` — comparison
   levels; :mod:`~hub.identity.model` / :mod:`~hub.identity.estimate` — Fellegi-Sunter scoring
   with m and u learnt by EM and random sampling, and term-frequency adjustment.
 * :mod:`~hub.identity.deterministic` — the identifier graph with its guards;
-  :mod:`~hub.identity.cluster` — clustering, cannot-links, stable entity ids.
+  :mod:`~hub.identity.partial` — a record missing a name part linked to the one person it can
+  be; :mod:`~hub.identity.cluster` — clustering, cannot-links, stable entity ids.
 * :mod:`~hub.identity.resolver` — the batch API; :mod:`~hub.identity.index` — the incremental
   one; :mod:`~hub.identity.files` — resolving JSONL/CSV files.
 
@@ -25,7 +27,8 @@ Storing the incremental index in SQL (what :meth:`IdentityIndex.to_state` holds)
 * ``identity_identifier(kind, value, record_id, PRIMARY KEY(kind, value, record_id))`` — the
   identifier graph's carriers (own refs are implied by record_id).
 * ``identity_edge(a, b, probability, decision, PRIMARY KEY(a, b))`` with a < b — scored pairs
-  at or above the review threshold (decision 1 review, 2 link).
+  at or above the review threshold (decision 1 review, 2 link, as scored: a pair with a
+  record missing a name part is re-decided from its record's other edges on clustering).
 * ``identity_link(a, b, kind, value, PRIMARY KEY(a, b))`` — deterministic links and why.
 * ``identity_constraint(a, b, kind CHECK (kind IN ('must', 'cannot')), decided_by, decided_at)``
   — manual merges and splits.

@@ -2,7 +2,8 @@
 
 Several keys, so that a typo in one field does not lose a pair: surname + given initial (and the
 reverse) in every script, the joined name, e-mail local part, phone, postal code
-+ a name, street + house number, organisation or corporate domain + surname, birth date + an
++ a name, street + house number (within a postal code, and within a town), organisation or
+corporate domain + surname, birth date + an
 initial, national id and (within a postal code) its one-deletion variants; and a sorted neighbourhood over names. A
 key shared by more than ``max_block`` records (佐藤 alone, a switchboard number) yields no
 pairs: the other keys must find those.
@@ -102,9 +103,11 @@ def row_keys(table: FeatureTable, rows: np.ndarray, only: str | None = None) -> 
     postal = col("postal")[rows]
     if wanted("address"):
         street, house = col("street")[rows], col("house")[rows]
-        # street + house number within a postal code: both names may carry typos
-        spot = (house.astype(np.int64) * np.int64(0x9E3779B1) ^ postal.astype(np.int64) * np.int64(0x85EBCA77)) & np.int64((1 << 28) - 1)
-        add(_tag("address", 0), street, spot, (street != 0) & (house != 0) & (postal != 0))
+        # street + house number within a postal code, and within a town: a postal code
+        # mistyped or left out must not lose the pair, nor a town misspelt
+        for variant, area in enumerate((postal, col("locality")[rows])):
+            spot = (house.astype(np.int64) * np.int64(0x9E3779B1) ^ area.astype(np.int64) * np.int64(0x85EBCA77)) & np.int64((1 << 28) - 1)
+            add(_tag("address", variant), street, spot, (street != 0) & (house != 0) & (area != 0))
     if wanted("postal"):
         seen: list[np.ndarray] = []
         for i, (fam, giv) in enumerate(reps):

@@ -5,22 +5,26 @@ evidence either way), 1 is "else" (both known, clearly different), higher levels
 and the last is exact agreement. Names are compared in every representation a record has —
 folded text, kana reading, loose romaji — so 髙橋/高橋, タカハシ/Takahashi and Satoh/サトウ
 agree exactly. String similarity (Jaro-Winkler) is computed once per distinct pair of values.
+English given names are also read against a lexicon (:mod:`~hub.identity.lexicon.nicknames`,
+:mod:`~hub.identity.lexicon.given_names`): Bob meets Robert as a nickname, Patricia is not
+Patrick however alike they look, and Jvlia is Julia misspelt.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from hub.identity.normalize import is_cjk
+from hub.identity.normalize import is_cjk, known_given_names, nickname_pairs
 from hub.identity.table import FeatureTable
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "family": ("null", "else", "jw80", "jw90", "jw95", "exact"),
-    "given": ("null", "else", "initial", "jw80", "jw90", "jw95", "exact"),
+    "given": ("null", "else", "initial", "nickname", "jw80", "jw90", "jw95", "exact"),
     "birth": ("null", "else", "close", "exact"),
     "natid": ("null", "else", "near", "close", "exact"),
     "email": ("null", "else", "local", "exact"),
@@ -46,6 +50,7 @@ GIVEN_MISSING = 8
 """One side has a given name and the other none, and the surnames agree or nearly."""
 
 _PARALLEL_FROM = 20_000
+_G = {label: i for i, label in enumerate(LEVELS["given"])}
 
 
 @dataclass
@@ -164,6 +169,38 @@ def _initials(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> np.ndarray
     return _both(ca, cb) & (single[ca] | single[cb]) & (first[ca] == first[cb])
 
 
+@lru_cache(maxsize=1)
+def _name_lexicon() -> tuple[dict[str, int], np.ndarray, int]:
+    """(known given name -> id, sorted nickname relation keys ``id_a * base + id_b`` both
+    ways, base)."""
+    ids = {name: i for i, name in enumerate(known_given_names(), start=1)}
+    base = len(ids) + 1
+    pairs = nickname_pairs()
+    keys = {ids[a] * base + ids[b] for a, b in pairs} | {ids[b] * base + ids[a] for a, b in pairs}
+    return ids, np.array(sorted(keys), dtype=np.int64), base
+
+
+def _lexicon(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Given-name codes against the lexicon: (one is a nickname of the other, both are known
+    names and distinct, at most one is a known name).
+
+    Only a name and its own nickname count (Bob / Robert, Harry / Harold): two nicknames of a
+    common third name (Kathy and Lena, both of Katherine) are different people as often as not.
+    """
+    ids, rel, base = _name_lexicon()
+    strings = table.vocabs["name"].strings
+    known = table.grown(
+        ("given-name-id",), len(strings), lambda x, y: np.fromiter((ids.get(s, 0) for s in strings[x:y]), np.int64, y - x), np.int64
+    )
+    ia, ib = known[ca], known[cb]
+    both = (ia != 0) & (ib != 0) & (ia != ib)
+    related = np.zeros(len(ca), dtype=bool)
+    ok = np.flatnonzero(both)
+    if len(ok):
+        related[ok] = np.isin(ia[ok] * base + ib[ok], rel)
+    return related, both & ~related, (ia == 0) | (ib == 0)
+
+
 def _day_month_swapped(table: FeatureTable, ca: np.ndarray, cb: np.ndarray) -> np.ndarray:
     """YYYYMMDD dates equal once day and month of one are swapped."""
     swapped = table.derive("birth", "dm", lambda s: s[:4] + s[6:8] + s[4:6] if len(s) == 8 else "", space="dates")
@@ -200,25 +237,50 @@ def _names(
     g_exact = np.where(swapped, cg_exact, g_exact)
     g_cmp = np.where(swapped, cg_cmp, g_cmp)
     g_sim = np.where(swapped, cg_sim, g_sim)
-    # a name kept whole in one field (山田太郎) meets the same name split in two
-    whole = _eq(table.col("full")[a], table.col("full")[b])
+    # a name kept whole in one field (山田太郎) meets the same name split in two; two records
+    # that both lack the same part ("Lisa" and "Lisa") agree on what they have, not on the rest
+    split_a = (table.col("family")[a] != 0) & (table.col("given")[a] != 0)
+    split_b = (table.col("family")[b] != 0) & (table.col("given")[b] != 0)
+    whole = _eq(table.col("full")[a], table.col("full")[b]) & (split_a != split_b)
     fam = np.where(f_cmp, _bands(f_sim, (0.80, 0.90, 0.95), 1), 0).astype(np.int8)
     fam[f_exact | whole] = 5
     g_a = np.where(swapped, table.col("family")[a], table.col("given")[a])
-    initial = _initials(table, g_a, table.col("given")[b]) & g_cmp & ~g_exact
-    giv = np.where(g_cmp, _bands(g_sim, (0.80, 0.90, 0.95), 2), 0).astype(np.int8)
-    giv[g_cmp & (giv == 2)] = 1  # below 0.80 is "else": level 2 is reserved for an initial
-    giv[initial & (giv < 3)] = 2
-    giv[g_exact | whole] = 6
+    g_b = table.col("given")[b]
+    initial = _initials(table, g_a, g_b) & g_cmp & ~g_exact
+    giv = np.where(g_cmp, _bands(g_sim, (0.80, 0.90, 0.95), _G["jw80"] - 1), 0).astype(np.int8)
+    # below 0.80 is "else": the levels between are reserved for an initial and a nickname
+    giv[g_cmp & (giv == _G["jw80"] - 1)] = _G["else"]
+    giv[initial & (giv < _G["jw80"])] = _G["initial"]
+    # the English lexicon: a nickname says more than any spelling likeness (Harry / Harold,
+    # Jamie / James); two distinct names are two names however alike they look (Patrick /
+    # Patricia, Daniel / Danielle) unless one typo apart (Teresa / Theresa: maybe one name spelt
+    # two ways); and what is no name but one typo from a name is that name misspelt (Jvlia /
+    # Julia, Ky1e / Kyle) — unless both read as romaji, which the lexicon does not know (Yuki /
+    # Yuko are two names)
+    near = np.flatnonzero(g_cmp & ~g_exact)
+    related, distinct, unknown = _lexicon(table, g_a[near], g_b[near])
+    giv[near[related]] = _G["nickname"]
+    level = giv[near]
+    check = np.flatnonzero((distinct & (level >= _G["jw80"])) | (unknown & ~related & (level < _G["jw90"])))
+    if len(check):
+        rows = near[check]
+        dist = _dist(table.strings("name"), g_a[rows], g_b[rows])
+        giv[rows[distinct[check] & (dist >= 2)]] = _G["else"]
+        latin4 = table.flag("name", "latin4", lambda x: len(x) >= 4 and x.isascii())
+        roma_a = np.where(swapped[rows], table.col("family_roma")[a[rows]], table.col("given_roma")[a[rows]]) != 0
+        roma_b = table.col("given_roma")[b[rows]] != 0
+        typo = unknown[check] & (dist == 1) & latin4[g_a[rows]] & latin4[g_b[rows]] & ~(roma_a & roma_b)
+        giv[rows[typo & (giv[rows] < _G["jw90"])]] = _G["jw90"]
+    giv[g_exact | whole] = _G["exact"]
     # term frequencies adjust a direct exact agreement (f_tf is 0 where there is none)
     f_code = np.where(~swapped, f_tf, 0).astype(np.int32)
     g_code = np.where(~swapped, g_tf, 0).astype(np.int32)
     # different given names: below 0.80 in every script; or two different kanji spellings
     # whose readings do not agree (健一 / 健二), however close their romaji looks
     cjk = table.flag("name", "cjk", is_cjk)
-    g_b = table.col("given")[b]
     kanji_differ = _both(g_a, g_b) & cjk[g_a] & cjk[g_b] & (g_a != g_b) & ~g_exact
-    conflict = g_cmp & ~whole & (giv != 2) & ((giv <= 3) | kanji_differ)
+    explained = (giv == _G["initial"]) | (giv == _G["nickname"])
+    conflict = g_cmp & ~whole & ~explained & ((giv <= _G["jw80"]) | kanji_differ)
     # one side has a given name, the other none: the surname and a shared address could be
     # anyone in the household
     has_a = _has_given(table, a, swapped)

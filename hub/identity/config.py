@@ -37,6 +37,9 @@ class ResolverConfig:
         em_max_pairs: Candidate pairs sampled per EM session.
         u_sample_pairs: Random pairs sampled to estimate ``u`` (non-match agreement rates).
         seed: Seed of every sample, so a run is reproducible.
+        link_partial: Link a record missing its given or family name to the one person its
+            other fields point to, when they point to exactly one (see
+            :mod:`hub.identity.partial`); off, such pairs stay in review.
     """
 
     high: float = 0.9
@@ -54,6 +57,7 @@ class ResolverConfig:
     em_max_pairs: int = 400_000
     u_sample_pairs: int = 300_000
     seed: int = 0
+    link_partial: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 < self.low <= self.high <= 1.0:

@@ -26,6 +26,7 @@ from hub.identity.config import ResolverConfig
 from hub.identity.normalize import (
     detect_prefecture,
     fold_street,
+    is_placeholder_name,
     kana_reading,
     name_key,
     nfkc,
@@ -141,7 +142,12 @@ def _names(record: Mapping[str, Any], config: ResolverConfig) -> tuple[str, str,
 @lru_cache(maxsize=1 << 16)
 def _name_part(text: str, kana_text: str) -> tuple[str, str, str]:
     key = name_key(text) if text else ""
+    if key and is_placeholder_name(key, text):
+        # "Unknown", "Lady of the house", "ご担当者": no name at all, not a different one
+        key, text = "", ""
     kana = kana_reading(kana_text) if kana_text else None
+    if kana and is_placeholder_name(kana):
+        kana = None
     kana = kana or (kana_reading(text) if text else None) or ""
     roma = (romaji_key(kana) if kana else None) or (romaji_key(text) if text else None) or ""
     return key, kana, roma

@@ -31,7 +31,8 @@ from hub.identity.compare import compare
 from hub.identity.config import ResolverConfig
 from hub.identity.deterministic import Ident, incompatible_pairs, kind_of, link
 from hub.identity.features import Features, extract, record_id
-from hub.identity.model import LINK, REVIEW, MatchModel
+from hub.identity.model import LINK, NONE, REVIEW, MatchModel
+from hub.identity.partial import AMBIGUOUS_REASON, UNIQUE_REASON, lacking, partial_pairs, unique_person
 from hub.identity.resolver import ReviewPair, Result, resolve_table
 from hub.identity.table import FeatureTable, bulk
 
@@ -187,12 +188,19 @@ class IdentityIndex:
 
     def review(self) -> list[ReviewPair]:
         """Every pair waiting for a person: scored between the thresholds, not in one entity."""
-        out = []
         ids = self.table.record_ids
-        for x, nbrs in self.edges.items():
-            for y, (p, d) in nbrs.items():
-                if x < y and d == REVIEW and self.entity[x] != self.entity[y]:
-                    out.append(ReviewPair(ids[x], ids[y], p, "probability between thresholds"))
+        apart = [
+            (x, y, p, d)
+            for x, nbrs in self.edges.items()
+            for y, (p, d) in nbrs.items()
+            if x < y and d >= REVIEW and self.entity[x] != self.entity[y]
+        ]
+        partial = self._partial(apart)
+        out = [
+            ReviewPair(ids[x], ids[y], p, AMBIGUOUS_REASON if d == LINK else "probability between thresholds")
+            for x, y, p, d in apart
+            if partial.get((x, y), d) == REVIEW
+        ]
         return sorted(out, key=lambda r: -r.probability)
 
     def explain(self, a: str, b: str) -> dict[str, Any]:
@@ -208,6 +216,10 @@ class IdentityIndex:
             out["manual"] = "split apart by a person"
         pl = compare(self.table, np.array([ra]), np.array([rb]))
         out["probabilistic"] = self.model.explain(self.table, pl, 0)
+        scored = self.edges.get(ra, {}).get(rb, (0.0, NONE))[1]
+        decided = self._decided(ra, rb)
+        if decided != scored:
+            out["probabilistic"]["partial"] = UNIQUE_REASON if decided == LINK else AMBIGUOUS_REASON
         return out
 
     # -- changes -------------------------------------------------------------------------------
@@ -500,13 +512,18 @@ class IdentityIndex:
                 if rid in self.row_of and self.row_of[rid] not in region:
                     todo.add(self.row_of[rid])
         edges: list[Edge] = []
+        scored: list[tuple[int, int, float, int]] = []
         for x in region:
             for y, (p, d) in self.edges.get(x, {}).items():
-                if x < y and d == LINK and y in region:
-                    edges.append(Edge(x, y, TIER_PROBABILISTIC, p, _key(ids[x], ids[y])))
+                if x < y and d >= REVIEW:
+                    scored.append((x, y, p, d))
             for y in self.det.get(x, {}):
                 if x < y and y in region:
                     edges.append(Edge(x, y, TIER_DETERMINISTIC, 1.0, _key(ids[x], ids[y])))
+        partial = self._partial(scored)
+        for x, y, p, d in scored:
+            if partial.get((x, y), d) == LINK:
+                edges.append(Edge(x, y, TIER_PROBABILISTIC, p, _key(ids[x], ids[y])))
         for pair in self.must:
             x, y = (self.row_of.get(r) for r in pair)
             if x is not None and y is not None and x in region and y in region:
@@ -538,21 +555,65 @@ class IdentityIndex:
             self.retired[old] = new
         return changed, retired
 
+    def _partial(self, pairs: Sequence[tuple[int, int, float, int]]) -> dict[tuple[int, int], int]:
+        """(x, y) -> decision, for the pairs among ``(x, y, probability, scored decision)``
+        that :mod:`~hub.identity.partial` decides.
+
+        Decided from the edges as they stand (a partial record's candidates are its edges), as
+        the batch decides from its candidate pairs; nothing about it is stored.
+        """
+        if not self.config.link_partial or not pairs:
+            return {}
+        table = self.table
+        a = np.fromiter((x for x, _, _, _ in pairs), np.int64, len(pairs))
+        b = np.fromiter((y for _, y, _, _ in pairs), np.int64, len(pairs))
+        g_a, f_a = lacking(table, a)
+        g_b, f_b = lacking(table, b)
+        some = np.flatnonzero((g_a != g_b) | (f_a != f_b))
+        if not len(some):
+            return {}
+        a, b = a[some], b[some]
+        prob = np.array([pairs[i][2] for i in some.tolist()], dtype=np.float64)
+        scored = np.array([pairs[i][3] for i in some.tolist()], dtype=np.int8)
+        flags = compare(table, a, b).flags
+        idx, a_partial, by_given = partial_pairs(table, a, b, prob, scored, flags, self.config.high)
+        out: dict[tuple[int, int], int] = {}
+        for k, first, given in zip(idx.tolist(), a_partial.tolist(), by_given.tolist()):
+            x, y = int(a[k]), int(b[k])
+            r, o = (x, y) if first else (y, x)
+            partners = list(self.edges.get(r, {}))
+            no_given, no_family = lacking(table, np.asarray(partners, dtype=np.int64))
+            missing = dict(zip(partners, (no_given if given else no_family).tolist()))
+            out[(x, y)] = LINK if unique_person(r, o, partners, lambda q: not missing[q], self._linked) else REVIEW
+        return out
+
+    def _decided(self, x: int, y: int) -> int:
+        """The decision on the edge (x, y) after :mod:`~hub.identity.partial` (NONE: no edge)."""
+        p, d = self.edges.get(x, {}).get(y, (0.0, NONE))
+        return self._partial([(x, y, p, d)]).get((x, y), d) if d >= REVIEW else d
+
+    def _linked(self, x: int, y: int) -> bool:
+        edge = self.edges.get(x, {}).get(y)
+        return edge is not None and edge[1] == LINK
+
     def _decision(self, rid: str, changed: dict[str, list[str]], retired: dict[str, str]) -> Decision:
         row = self.row_of[rid]
         eid = self.entity[row]
         ids = self.table.record_ids
+        scored = [(row, o, p, d) for o, (p, d) in self.edges.get(row, {}).items() if d >= REVIEW]
+        partial = self._partial(scored)
+        final = {o: (p, partial.get((row, o), d), d) for _, o, p, d in scored}
         review = [
-            ReviewPair(rid, ids[o], p, "probability between thresholds")
-            for o, (p, d) in self.edges.get(row, {}).items()
-            if d == REVIEW and self.entity[o] != eid
+            ReviewPair(rid, ids[o], p, AMBIGUOUS_REASON if d == LINK else "probability between thresholds")
+            for o, (p, f, d) in final.items()
+            if f == REVIEW and self.entity[o] != eid
         ]
         for other, ident in self.det.get(row, {}).items():
             return Decision(rid, eid, ident[0], 1.0, {"identifier": ident[1], "with": ids[other]}, review, changed, retired)
         for pair in self.must:
             if rid in pair and len(self.members_of[eid]) > 1:
                 return Decision(rid, eid, "manual", 1.0, {}, review, changed, retired)
-        links = [(p, o) for o, (p, d) in self.edges.get(row, {}).items() if d == LINK and self.entity[o] == eid]
+        links = [(p, o) for o, (p, f, _) in final.items() if f == LINK and self.entity[o] == eid]
         if links:
             p, other = max(links)
             evidence = self.explain(rid, ids[other])["probabilistic"]

@@ -10,7 +10,8 @@ Guards sit on top of the arithmetic, because the independence assumption fails e
 traps customer data is full of: when the given names clearly differ and nothing personal
 (e-mail, birth date, national id) agrees, shared context — a family's landline and address, a
 company's main line, domain and surname — cannot link two people; with a shared mobile number
-the pair goes to review at most, and so does a pair where one side has no given name at all.
+the pair goes to review at most, and so does a pair where one side has no given name at all
+(:mod:`~hub.identity.partial` links it after all when the record can be only one person).
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ class MatchModel:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the hub keeps it in its store)."""
         return {
-            "version": 1,
+            "version": 2,
+            "levels": {c: list(LEVELS[c]) for c in COMPARISONS},
             "m": self.m,
             "u": self.u,
             "prior": self.prior,
@@ -178,14 +180,31 @@ class MatchModel:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MatchModel:
         """Inverse of :meth:`to_dict`."""
+        labels = data.get("levels", _V1_LEVELS)
         return cls(
-            m={k: list(v) for k, v in data["m"].items()},
-            u={k: list(v) for k, v in data["u"].items()},
+            m={k: _by_label(k, v, labels.get(k)) for k, v in data["m"].items()},
+            u={k: _by_label(k, v, labels.get(k)) for k, v in data["u"].items()},
             prior=float(data["prior"]),
             tf={k: dict(v) for k, v in data.get("tf", {}).items()},
             n_records=int(data.get("n_records", 1)),
             sessions=dict(data.get("sessions", {})),
         )
+
+
+_V1_LEVELS: dict[str, list[str]] = {"given": ["null", "else", "initial", "jw80", "jw90", "jw95", "exact"]}
+"""Level labels a version-1 model was stored with, where they differ from today's."""
+
+
+def _by_label(comp: str, values: list[float], labels: list[str] | None) -> list[float]:
+    """Stored per-level values of ``comp`` laid out as today's levels.
+
+    A level the stored model did not know gets m = u (no weight) until the model is retrained.
+    """
+    current = LEVELS.get(comp)
+    if labels is None or current is None or list(labels) == list(current):
+        return list(values)
+    stored = dict(zip(labels, values))
+    return [stored.get(label, 1e-6) for label in current]
 
 
 def _slice(pairs: PairLevels, i: int) -> PairLevels:

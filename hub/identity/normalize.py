@@ -20,10 +20,13 @@ from typing import Literal
 import jaconv
 import phonenumbers
 
+from hub.identity.lexicon.given_names import GIVEN_NAMES
 from hub.identity.lexicon.honorifics import JA_SUFFIXES, LATIN_TITLES
 from hub.identity.lexicon.kanji import VARIANTS
 from hub.identity.lexicon.legal_forms import JA_FORMS, LATIN_FORMS
 from hub.identity.lexicon.mailboxes import FREE_MAIL_DOMAINS, PLACEHOLDER_EMAILS, ROLE_LOCAL_PARTS
+from hub.identity.lexicon.nicknames import NICKNAMES
+from hub.identity.lexicon.placeholders import PLACEHOLDER_NAMES, PLACEHOLDER_TEXTS
 from hub.identity.lexicon.prefectures import PREFECTURES
 from hub.transforms import normalize_email as _canonical_email
 from hub.transforms import to_e164
@@ -241,6 +244,30 @@ def name_key(text: str) -> str:
         return _NAME_PUNCT.sub("", text.lower())
     text = fold_variants(fold_kana(text))
     return _NAME_PUNCT.sub("", _strip_diacritics(text.casefold()))
+
+
+@lru_cache(maxsize=1)
+def _placeholder_keys() -> frozenset[str]:
+    # folded like the keys they meet (ご担当者様 -> ゴ担当者), once, on first use
+    return frozenset(k for k in map(name_key, PLACEHOLDER_NAMES) if k)
+
+
+def is_placeholder_name(key: str, text: str = "") -> bool:
+    """Whether a name key (from :func:`name_key`) is a filler such as "unknown" or "不明";
+    ``text``, the name as typed, catches fillers whose key is a name ("N/A" gives "na")."""
+    return key in _placeholder_keys() or (bool(text) and nfkc(text).strip().lower() in PLACEHOLDER_TEXTS)
+
+
+def nickname_pairs() -> list[tuple[str, str]]:
+    """(name key, nickname key) of every English nickname in the lexicon (Robert, Bob)."""
+    out = {(name_key(canon), name_key(nick)) for canon, nicks in NICKNAMES.items() for nick in nicks}
+    return sorted((a, b) for a, b in out if a and b and a != b)
+
+
+def known_given_names() -> list[str]:
+    """Name keys of the English given names the lexicon knows (with every nickname's name)."""
+    names = {name_key(n) for n in GIVEN_NAMES} | {n for pair in nickname_pairs() for n in pair}
+    return sorted(names - {""})
 
 
 @lru_cache(maxsize=_CACHE)

@@ -24,6 +24,7 @@ from hub.identity.deterministic import DetLink, checked_pairs, groups_of, incomp
 from hub.identity.estimate import estimate
 from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW, MatchModel
+from hub.identity.partial import AMBIGUOUS_REASON, UNIQUE_REASON, decide
 from hub.identity.table import FeatureTable, bulk
 
 _CHUNK = 2_000_000
@@ -87,6 +88,9 @@ class Result:
     _table: FeatureTable | None = field(default=None, repr=False)
     _det: list[DetLink] = field(default_factory=list, repr=False)
     _pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    _decided: np.ndarray | None = field(default=None, repr=False)
+    """Per pair of ``_pairs``, the decision after :mod:`~hub.identity.partial` (``_pairs``
+    keeps the scored one: the index re-decides partial pairs as records come and go)."""
     _manual: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def links(self) -> list[Link]:
@@ -96,7 +100,8 @@ class Result:
         out.extend(Link(ids[d.a], ids[d.b], d.ident[0], 1.0, d.ident[1]) for d in self._det)
         if self._pairs is not None:
             a, b, prob, decision = self._pairs
-            for i in np.flatnonzero(decision == LINK).tolist():
+            decided = decision if self._decided is None else self._decided
+            for i in np.flatnonzero(decided == LINK).tolist():
                 ra, rb = ids[int(a[i])], ids[int(b[i])]
                 if self.entity_of[ra] == self.entity_of[rb]:
                     out.append(Link(ra, rb, "probabilistic", float(prob[i])))
@@ -116,6 +121,11 @@ class Result:
             out["manual"] = "merged by a person"
         pl = compare(self._table, np.array([ra]), np.array([rb]))
         out["probabilistic"] = self.model.explain(self._table, pl, 0)
+        if self._pairs is not None and self._decided is not None:
+            pa, pb, _, decision = self._pairs
+            hit = np.flatnonzero(((pa == ra) & (pb == rb)) | ((pa == rb) & (pb == ra)))
+            if len(hit) and self._decided[hit[0]] != decision[hit[0]]:
+                out["probabilistic"]["partial"] = UNIQUE_REASON if self._decided[hit[0]] == LINK else AMBIGUOUS_REASON
         return out
 
 
@@ -238,6 +248,7 @@ def _resolve_table(
     t_model = time.perf_counter()
     prob, decision = model.score(table, pl, config.high, config.low)
     guarded = ((pl.flags & GIVEN_CONFLICT) != 0) & ((pl.flags & PERSONAL) == 0)
+    decided = decide(table, a, b, prob, decision, pl.flags, config.high) if config.link_partial else decision
     del pl
 
     groups = groups_of(table, range(table.n))
@@ -252,7 +263,7 @@ def _resolve_table(
         if x in rows and y in rows:
             cannot.setdefault(rows[x], set()).add(rows[y])
             cannot.setdefault(rows[y], set()).add(rows[x])
-    linked = np.flatnonzero(decision == LINK)
+    linked = np.flatnonzero(decided == LINK)
     if cannot:
         edges = [Edge(rows[x], rows[y], TIER_MANUAL, 1.0, tuple(sorted((x, y)))) for x, y in manual]  # type: ignore[arg-type]
         edges += [Edge(d.a, d.b, TIER_DETERMINISTIC, 1.0, tuple(sorted((ids[d.a], ids[d.b])))) for d in det]  # type: ignore[misc]
@@ -275,16 +286,18 @@ def _resolve_table(
 
     root_arr = np.asarray(root, dtype=np.int64)
     same = root_arr[a] == root_arr[b]
-    confidence = _confidence(table.n, a, b, prob, decision, guarded, same, root, det, manual, rows)
+    confidence = _confidence(table.n, a, b, prob, decided, guarded, same, root, det, manual, rows)
     review = [
-        ReviewPair(ids[int(a[i])], ids[int(b[i])], float(prob[i]), "probability between thresholds" if prob[i] < config.high else "a shared mobile with different given names")
-        for i in np.flatnonzero((decision == REVIEW) & ~same).tolist()
+        ReviewPair(ids[int(a[i])], ids[int(b[i])], float(prob[i]), _review_reason(float(prob[i]), int(decision[i]), config))
+        for i in np.flatnonzero((decided == REVIEW) & ~same).tolist()
     ]
     t_end = time.perf_counter()
     stats = {
         "records": table.n,
         "candidate_pairs": int(len(a)),
         "links_probabilistic": int(len(linked)),
+        "links_partial": int(((decided == LINK) & (decision != LINK)).sum()),
+        "held_partial": int(((decided == REVIEW) & (decision == LINK)).sum()),
         "links_deterministic": len(det),
         "entities": len(clusters),
         "review": len(review),
@@ -309,8 +322,18 @@ def _resolve_table(
         _table=table,
         _det=det,
         _pairs=(a, b, prob, decision),
+        _decided=decided if config.link_partial else None,
         _manual=manual,
     )
+
+
+def _review_reason(prob: float, scored: int, config: ResolverConfig) -> str:
+    """Why a pair left apart is worth a person's look."""
+    if scored == LINK:
+        return AMBIGUOUS_REASON
+    if prob < config.high:
+        return "probability between thresholds"
+    return "given names differ or one is missing: a guard holds the pair back"
 
 
 def _components(n: int, pairs: list[tuple[int, int]], a: np.ndarray, b: np.ndarray) -> list[int]:
