@@ -52,6 +52,13 @@ def run_demo(directory: Path | None, *, people: int = 500, as_json: bool = False
         f"+ {counts['zendesk'].get('users', 0)} Zendesk users); organizations: {st['entities'].get('organization', 0)}; "
         f"tickets: {st['entities'].get('ticket', 0)}"
     )
+    ident = st["identity"]
+    if ident["model"]:
+        con.print(
+            f"identity: a match model learnt on {ident['model']['records']} person records; "
+            f"{ident['reviews_open']} uncertain pairs wait for `hub identity review`"
+        )
+    summary["identity"] = ident
 
     con.rule("2. a user changes one person in each tool")
     changes = _edit_one_in_each(fakes, store)
@@ -83,7 +90,7 @@ def run_demo(directory: Path | None, *, people: int = 500, as_json: bool = False
             from cli import render_person
 
             render_person(view)
-    con.print(f"\nexplore further:  hub -c {root / 'hub.yaml'} status | runs | person show EMAIL | sandbox dump hubspot")
+    con.print(f"\nexplore further:  hub -c {root / 'hub.yaml'} status | runs | person show EMAIL | identity review | sandbox dump hubspot")
     if as_json:
         print(json.dumps(summary, ensure_ascii=False, default=str))
     store.dispose()
