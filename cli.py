@@ -592,7 +592,7 @@ def _actor(by: str | None) -> str:
 
     try:
         return by or getpass.getuser()
-    except Exception:  # no login name in some containers
+    except (KeyError, OSError):  # no login name in some containers
         return "admin"
 
 

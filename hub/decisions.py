@@ -20,7 +20,17 @@ from hub.context import RunContext
 from hub.errors import UsageError
 from hub.processing import Chunk
 from hub.store.bulk import bulk_insert
-from hub.store.models import AuditLog, Entity, IdentityDecision, IdentityReview, Identifier, Ledger, Link, SourceRecord, utcnow
+from hub.store.models import (
+    AuditLog,
+    Entity,
+    Identifier,
+    IdentityDecision,
+    IdentityReview,
+    Ledger,
+    Link,
+    SourceRecord,
+    utcnow,
+)
 from hub.transforms import normalize_email
 
 

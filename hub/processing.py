@@ -16,15 +16,24 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub import resolution
 from hub.context import RunContext, as_utc, iso
 from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
+from hub.identity.features import extract
 from hub.linker import identity_keys, names_compatible
 from hub.mapping import parse_ref
 from hub.store.bulk import bulk_insert, bulk_update
-from hub import resolution
-from hub.identity.features import extract
-from hub.store.models import AuditLog, Entity, IdentityDecision, Identifier, Ledger, Link, SourceRecord, utcnow
+from hub.store.models import (
+    AuditLog,
+    Entity,
+    Identifier,
+    IdentityDecision,
+    Ledger,
+    Link,
+    SourceRecord,
+    utcnow,
+)
 from schemas.canonical import ENTITIES
 
 IN_CHUNK = 500  # keep IN (...) lists well under every database's parameter limit

@@ -36,7 +36,16 @@ from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW
 from hub.identity.table import FeatureTable
 from hub.store.bulk import bulk_insert
-from hub.store.models import Entity, IdentityBlock, IdentityDecision, IdentityModel, IdentityReview, Link, SourceRecord, utcnow
+from hub.store.models import (
+    Entity,
+    IdentityBlock,
+    IdentityDecision,
+    IdentityModel,
+    IdentityReview,
+    Link,
+    SourceRecord,
+    utcnow,
+)
 
 IN_CHUNK = 500
 _MASK = (1 << 56) - 1
@@ -272,7 +281,7 @@ def explain_pair(model: MatchModel, config: ResolverConfig, a: dict[str, Any], b
     ra = table.append(extract(a, config))
     rb = table.append(extract(b, config))
     levels = compare(table, np.array([ra]), np.array([rb]))
-    prob, decision = model.score(table, levels, config.high, config.low)
+    _, decision = model.score(table, levels, config.high, config.low)
     out = model.explain(table, levels, 0)
     out["decision"] = {LINK: "link", REVIEW: "review"}.get(int(decision[0]), "none")
     return out

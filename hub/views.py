@@ -8,7 +8,19 @@ from sqlalchemy import func, or_, select
 
 from hub.context import iso
 from hub.store import Store
-from hub.store.models import AuditLog, Cursor, DeadLetter, Entity, IdentityDecision, IdentityModel, IdentityReview, Identifier, Link, Run, SourceRecord
+from hub.store.models import (
+    AuditLog,
+    Cursor,
+    DeadLetter,
+    Entity,
+    Identifier,
+    IdentityDecision,
+    IdentityModel,
+    IdentityReview,
+    Link,
+    Run,
+    SourceRecord,
+)
 from hub.transforms import normalize_email
 
 

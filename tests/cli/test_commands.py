@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,15 +27,8 @@ def run(ws: Path, *args: str, code: int | None = 0) -> str:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    out = CliRunner().invoke(cli.main, ["init", "--sandbox", str(tmp_path / "ws")])
-    assert out.exit_code == 0, out.output
-    ws = tmp_path / "ws"
-    run(ws, "sandbox", "seed", "hubspot", "--people", "60")
-    run(ws, "sandbox", "seed", "zendesk", "--people", "60")
-    return ws
+def ws(make_ws: Callable[[int], Path]) -> Path:
+    return make_ws(60)
 
 
 def test_sync_twice_the_second_writes_nothing(ws: Path) -> None:

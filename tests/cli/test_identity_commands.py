@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,8 @@ def run(ws: Path, *args: str, code: int | None = 0) -> str:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("HUB_DATABASE_URL", raising=False)
-    monkeypatch.chdir(tmp_path)
-    out = CliRunner().invoke(cli.main, ["init", "--sandbox", str(tmp_path / "ws")])
-    assert out.exit_code == 0, out.output
-    ws = tmp_path / "ws"
-    run(ws, "sandbox", "seed", "hubspot", "--people", "500")
-    run(ws, "sandbox", "seed", "zendesk", "--people", "500")
+def ws(make_ws: Callable[[int], Path]) -> Path:
+    ws = make_ws(500)
     run(ws, "sync")
     return ws
 
