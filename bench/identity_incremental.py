@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,24 @@ def _columns(t: dict[str, list[Any]]) -> dict[str, list[Any]]:
     }
 
 
+def _store_batches(path: Path, n: int, held: dict[str, list[Any]]) -> Iterator[dict[str, list[Any]]]:
+    """The first ``n`` rows as column batches for the resolver (a million rows as Python
+    objects at once would weigh more than the index); the rest land in ``held``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    seen = 0
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=25_000):
+        take = max(0, min(batch.num_rows, n - seen))
+        if take:
+            yield _columns(batch.slice(0, take).to_pydict())
+        for k, v in batch.slice(take).to_pydict().items():
+            held.setdefault(k, []).extend(v)
+        seen += batch.num_rows
+    # the file is one row group: Arrow's allocator would keep its decoded pages to the end
+    pa.default_memory_pool().release_unused()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -50,16 +69,11 @@ def main() -> None:
         "--anchors", action="store_true", help=f"run Splink even above {ANCHOR_LIMIT:,} records (tens of GB at 1M with these rules)"
     )
     args = ap.parse_args()
-    import pyarrow.parquet as pq
-
     path = dataset(args.n + args.queries, args.seed, args.data_dir)
-    table = pq.read_table(path).to_pydict()
-    store = {k: v[: args.n] for k, v in table.items()}
-    held = {k: v[args.n :] for k, v in table.items()}
-    del table
+    held: dict[str, list[Any]] = {}
     config = ResolverConfig(default_region="AU")
     t0 = time.perf_counter()
-    index = IdentityIndex.from_result(resolve_columns(_columns(store), config), config)
+    index = IdentityIndex.from_result(resolve_columns(_store_batches(path, args.n, held), config), config)
     build = time.perf_counter() - t0
     cols = list(held)
     queries = [febrl_record("s", str(held["unique_id"][i]), {c: held[c][i] for c in cols}) for i in range(len(held["unique_id"]))]
@@ -85,7 +99,10 @@ def main() -> None:
         },
     }
     if not args.no_anchors and (args.n <= ANCHOR_LIMIT or args.anchors):
+        import pyarrow.parquet as pq
+
         try:
+            store = pq.read_table(path).slice(0, args.n).to_pydict()
             result["splink_predict_between"] = _splink(store, held, min(20, len(queries)))
         except Exception as exc:
             result["splink_predict_between"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}

@@ -61,6 +61,8 @@ def row_keys(table: FeatureTable, rows: np.ndarray, only: str | None = None) -> 
     alone groups the blocks.
     """
     rows = np.asarray(rows, dtype=np.int64)
+    # rows as int32 where they fit: a million records carry some ten million keys
+    owned = rows.astype(np.int32) if table.n < 2**31 else rows
     col = table.col
     first = table.derive("name", "first", lambda s: s[:1])
     keys: list[np.ndarray] = []
@@ -71,7 +73,7 @@ def row_keys(table: FeatureTable, rows: np.ndarray, only: str | None = None) -> 
 
     def add(tag: int, a: np.ndarray, b: np.ndarray, ok: np.ndarray) -> None:
         keys.append(_key(tag, a[ok], b[ok]))
-        owners.append(rows[ok])
+        owners.append(owned[ok])
 
     zero = np.zeros(len(rows), dtype=np.int64)
     reps = [(col("family" + r)[rows], col("given" + r)[rows]) for r in _REPS]
@@ -135,55 +137,63 @@ def row_keys(table: FeatureTable, rows: np.ndarray, only: str | None = None) -> 
     if wanted("natid"):
         natid = col("natid")[rows]
         add(_tag("natid", 0), natid, zero, natid != 0)
-        deletions = _deletion_hashes(table)
+        deletions, at = _deletion_hashes(table, natid)
         mask56 = np.int64((1 << 56) - 1)
         for i in range(deletions.shape[1]):
             # deletion neighbourhood (one typo or transposition still shares a key), within a
             # postal code: across a whole country, random ids collide once a digit is dropped;
             # deleting either of two equal neighbours gives the same id: that key only once
-            hashed = deletions[natid, i]
+            hashed = deletions[at, i]
             ok = (hashed != 0) & (postal != 0)
             if i:
-                ok &= hashed != deletions[natid, i - 1]
+                ok &= hashed != deletions[at, i - 1]
             mixed = (hashed[ok] ^ (postal[ok].astype(np.int64) * np.int64(0x2545F4914F6CDD1D))) & mask56
             keys.append((np.int64(_tag("natid", 1)) << np.int64(56)) | mixed)
-            owners.append(rows[ok])
+            owners.append(owned[ok])
     return _dedupe(keys, owners)
 
 
 def _dedupe(keys: list[np.ndarray], owners: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenated and sorted by key."""
+    """Concatenated and sorted by key (the lists are emptied: their parts are not kept twice)."""
     if not keys:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     key = np.concatenate(keys)
+    keys.clear()
     owner = np.concatenate(owners)
+    owners.clear()
     order = np.argsort(key)
-    return key[order], owner[order]
+    key = key[order]
+    return key, owner[order]
 
 
-def _deletion_hashes(table: FeatureTable) -> np.ndarray:
-    """Per national-id code, a 56-bit hash of the id with each one character deleted.
+def _deletion_hashes(table: FeatureTable, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct national id among ``codes``, a 56-bit hash of the id with each one
+    character deleted, and per code its line: ``matrix[at[k], i]`` belongs to ``codes[k]``.
 
     Ids shorter than six characters get zeros (too short for a typo to be told from another
-    id). Computed over fixed-width bytes, so a million ids take a few array operations.
+    id). Computed over fixed-width bytes, so a million ids take a few array operations; and
+    for the codes asked only, not kept per vocabulary: twelve hashes per id would stay
+    resident for the one row an incremental add keys.
     """
     strings = table.vocabs["natid"].strings
-    return table.grown(("natid-deletions",), len(strings), lambda a, b: _deletion_matrix(strings[a:b]), np.int64)
+    distinct, at = np.unique(codes, return_inverse=True)
+    return _deletion_matrix([strings[c] for c in distinct.tolist()]), at.reshape(-1)
 
 
 def _deletion_matrix(strings: list[str]) -> np.ndarray:
     width = _MAX_NATID_DELETIONS
     raw = np.array([s.encode()[:width] if len(s) >= 6 else b"" for s in strings], dtype=f"S{width}")
-    chars = raw.view(np.uint8).reshape(len(strings), width).astype(np.uint64)
+    chars = raw.view(np.uint8).reshape(len(strings), width)
     lengths = np.array([min(len(s), width) if len(s) >= 6 else 0 for s in strings])
     out = np.zeros((len(strings), width), dtype=np.int64)
     mask56 = np.uint64((1 << 56) - 1)
     for i in range(width):
-        kept = np.delete(chars, i, axis=1)
         h = np.full(len(strings), np.uint64(1469598103934665603), dtype=np.uint64)
         with np.errstate(over="ignore"):
-            for j in range(kept.shape[1]):
-                h = (h ^ kept[:, j]) * np.uint64(1099511628211)
+            # FNV over the characters but the i-th, one column at a time (no copy of them all)
+            for j in range(width):
+                if j != i:
+                    h = (h ^ chars[:, j].astype(np.uint64)) * np.uint64(1099511628211)
         out[:, i] = np.where(i < lengths, (h & mask56).astype(np.int64), 0)
     # position i of a shorter id deletes nothing: that column stays 0 and is skipped
     return out
@@ -235,19 +245,41 @@ def _pairs_in_groups(keys: np.ndarray, rows: np.ndarray, max_block: int) -> tupl
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
     ok = (sizes >= 2) & (sizes <= max_block)
-    group_end = np.repeat(starts + sizes, sizes)
-    pos = np.flatnonzero(np.repeat(ok, sizes))
+    # only the positions in groups that make pairs (most keys are held by one row), each
+    # with the end of its group
+    starts, sizes = starts[ok], sizes[ok]
+    end = np.repeat(starts + sizes, sizes)
+    pos = np.arange(len(end)) + np.repeat(starts - (np.cumsum(sizes) - sizes), sizes)
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
     d = 1
     while len(pos):
-        pos = pos[pos + d < group_end[pos]]
+        keep = pos + d < end
+        pos, end = pos[keep], end[keep]
         left.append(rows[pos])
         right.append(rows[pos + d])
         d += 1
     if not left:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(left), np.concatenate(right)
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of a sorted array."""
+    if len(codes) < 2:
+        return codes
+    keep = np.empty(len(codes), dtype=bool)
+    keep[0] = True
+    np.not_equal(codes[1:], codes[:-1], out=keep[1:])
+    return codes[keep]
+
+
+def _pair_codes(a: np.ndarray, b: np.ndarray, n: np.int64) -> np.ndarray:
+    """Pairs as sorted distinct codes ``min * n + max`` (one int64 per pair)."""
+    codes = np.minimum(a, b).astype(np.int64) * n
+    codes += np.maximum(a, b)
+    codes.sort()
+    return _distinct(codes)
 
 
 def candidate_pairs(
@@ -257,45 +289,41 @@ def candidate_pairs(
 
     The third value maps each kind (:data:`KINDS` and ``"snm"``) to indices into ``a``/``b``:
     the EM sessions learn from all pairs a kind finds, not only those no other kind found first.
+    Rows and indices are int32 when the table allows: at a million records the pairs are the
+    bulk of a run's memory.
     """
     rows = np.flatnonzero(table.alive[: table.n])
-    a_parts: list[np.ndarray] = []
-    b_parts: list[np.ndarray] = []
-    kinds: list[str] = []
+    n = np.int64(max(table.n, 1))
+    # each kind's pairs as sorted distinct codes, so that only the codes outlive the kind
+    found: list[tuple[str, np.ndarray]] = []
     for name in KINDS:
         key, owner = row_keys(table, rows, only=name)
         if len(key):
             cap = max_name_block if name == "name" and max_name_block else max_block
             a, b = _pairs_in_groups(key, owner, cap)
-            a_parts.append(a)
-            b_parts.append(b)
-            kinds.append(name)
-        del key, owner
+            del key, owner
+            found.append((name, _pair_codes(a, b, n)))
+            del a, b
     order = _snm_order(table, rows)
     if len(order) > 1:
         span = range(1, min(window, len(order)))
-        a_parts.append(np.concatenate([order[:-d] for d in span]))
-        b_parts.append(np.concatenate([order[d:] for d in span]))
-        kinds.append(SNM)
-    if not a_parts:
+        left, right = np.concatenate([order[:-d] for d in span]), np.concatenate([order[d:] for d in span])
+        found.append((SNM, _pair_codes(left, right, n)))
+        del left, right
+    del order
+    if not found:
         empty = np.zeros(0, np.int64)
         return empty, empty, {}
-    n = np.int64(max(table.n, 1))
-    pk = np.concatenate([np.minimum(a, b) * n + np.maximum(a, b) for a, b in zip(a_parts, b_parts)])
-    sizes = [len(a) for a in a_parts]
-    del a_parts, b_parts
-    order = np.argsort(pk)
-    ranked = pk[order]
-    first = np.r_[True, ranked[1:] != ranked[:-1]] if len(ranked) else np.zeros(0, bool)
-    uniq = ranked[first]
-    inverse = np.empty(len(pk), dtype=np.int64)
-    inverse[order] = np.cumsum(first) - 1
-    del pk, order, ranked, first
+    every = np.concatenate([codes for _, codes in found])
+    every.sort()
+    uniq = _distinct(every)
+    del every
+    small = np.int32 if max(len(uniq), table.n) < 2**31 else np.int64
     by_kind: dict[str, np.ndarray] = {}
-    start = 0
-    for name, size in zip(kinds, sizes):
-        hit = np.zeros(len(uniq), dtype=bool)
-        hit[inverse[start : start + size]] = True
-        by_kind[name] = np.flatnonzero(hit)
-        start += size
-    return uniq // n, uniq % n, by_kind
+    while found:
+        name, codes = found.pop(0)
+        by_kind[name] = np.searchsorted(uniq, codes).astype(small)
+        del codes
+    a = (uniq // n).astype(small)
+    b = (uniq % n).astype(small)
+    return a, b, by_kind

@@ -74,12 +74,22 @@ def _col(columns: Columns, name: str, n: int) -> list[str]:
     return [""] * n if values is None else _map(values, _text)
 
 
+_SLICE = 50_000
+"""Rows normalised at once: each slice's tuples and lists are freed before the next is made,
+so a million rows never hold a million of them at once (freed small objects leave the
+allocator's arenas fragmented, and the resident size never comes back down)."""
+
+
 def table_from_columns(batches: Columns | Iterable[Columns], config: ResolverConfig) -> FeatureTable:
     """Build the feature table of flat columns, given as one mapping or as batches of them."""
     table = FeatureTable()
     seen: set[str] = set()
     for columns in [batches] if isinstance(batches, Mapping) else batches:
-        append_columns(table, columns, config, seen)
+        n = len(next(iter(columns.values()))) if columns else 0
+        for start in range(0, max(n, 1), _SLICE):
+            part = columns if n <= _SLICE else {k: v[start : start + _SLICE] for k, v in columns.items()}
+            append_columns(table, part, config, seen)
+    table.compact()
     return table
 
 

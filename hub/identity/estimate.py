@@ -36,6 +36,7 @@ from hub.identity.table import FeatureTable
 
 _MIN_SESSION_PAIRS = 30
 _EM_TOL = 1e-6
+_WEIGH_SLICE = 1 << 20
 
 
 def estimate_u(table: FeatureTable, config: ResolverConfig) -> dict[str, list[float]]:
@@ -193,9 +194,16 @@ def estimate_prior(weights_no_prior: np.ndarray, n_records: int, iterations: int
     total = max(n_records * (n_records - 1) / 2, 1.0)
     w = np.asarray(weights_no_prior, dtype=np.float64)
     lam = min(max(n_records / total, 1e-12), 0.5)
+    # one buffer for the whole iteration: on millions of pairs each temporary is another array
+    p = np.empty_like(w)
     for _ in range(iterations):
-        logit = math.log2(lam / (1 - lam)) + w
-        expected = float((1.0 / (1.0 + np.exp2(-np.clip(logit, -200, 200)))).sum())
+        np.add(w, math.log2(lam / (1 - lam)), out=p)
+        np.clip(p, -200, 200, out=p)
+        np.negative(p, out=p)
+        np.exp2(p, out=p)
+        p += 1.0
+        np.divide(1.0, p, out=p)
+        expected = float(p.sum())
         new = min(max(expected / total, 1e-15), 0.5)
         if abs(new - lam) <= 1e-6 * lam:
             lam = new
@@ -212,7 +220,10 @@ def estimate(table: FeatureTable, pairs: PairLevels, by_kind: Mapping[str, np.nd
     model = MatchModel(m=m, u=u, prior=0.5, tf=term_frequencies(table), n_records=n, sessions=sessions)
     weights = model.level_weights()
     total = np.zeros(pairs.levels.shape[1])
-    for c, comp in enumerate(COMPARISONS):
-        total += weights[comp][pairs.levels[c]]
+    # in slices: a temporary of every pair's weight would be another array of millions
+    for i in range(0, len(total), _WEIGH_SLICE):
+        part = total[i : i + _WEIGH_SLICE]
+        for c, comp in enumerate(COMPARISONS):
+            part += weights[comp][pairs.levels[c, i : i + _WEIGH_SLICE]]
     model.prior = estimate_prior(total, n)
     return model

@@ -18,8 +18,9 @@ Storage: :meth:`IdentityIndex.to_state` gives a JSON-ready dict; the module docs
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -100,6 +101,74 @@ class _Blocks:
             self.removed.add(row)
 
 
+_NO_EDGES: Mapping[int, tuple[float, int]] = MappingProxyType({})
+
+
+class _Edges:
+    """Scored pairs at or above review, per row: (probability, decision) by other row.
+
+    Arrays from a bulk load (rows' neighbours laid end to end, ascending), and a dict of its
+    own for every row changed since: a million records hold some 700k such pairs, which as a
+    dict of dicts cost some 300 MB and as arrays 20 MB. A row's pairs move out of the arrays
+    the first time one of them changes.
+    """
+
+    def __init__(
+        self, n: int = 0, a: Sequence[int] = (), b: Sequence[int] = (), prob: Sequence[float] = (), decision: Sequence[int] = ()
+    ) -> None:
+        """Rows ``0..n-1`` with the pairs ``(a[i], b[i])`` scored ``prob[i]``, ``decision[i]``."""
+        x = np.concatenate([np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)])
+        y = np.concatenate([np.asarray(b, dtype=np.int64), np.asarray(a, dtype=np.int64)])
+        order = np.lexsort((y, x))
+        self.start = np.searchsorted(x[order], np.arange(n + 1))
+        self.other = y[order].astype(np.int32 if n < 2**31 else np.int64)
+        self.prob = np.tile(np.asarray(prob, dtype=np.float64), 2)[order]
+        self.decision = np.tile(np.asarray(decision, dtype=np.int8), 2)[order]
+        self.changed: dict[int, dict[int, tuple[float, int]]] = {}
+
+    def get(self, x: int) -> Mapping[int, tuple[float, int]]:
+        """The pairs of row ``x`` (read only)."""
+        own = self.changed.get(x)
+        if own is not None:
+            return own
+        if x + 1 >= len(self.start):
+            return _NO_EDGES
+        lo, hi = int(self.start[x]), int(self.start[x + 1])
+        if lo == hi:
+            return _NO_EDGES
+        return dict(zip(self.other[lo:hi].tolist(), zip(self.prob[lo:hi].tolist(), self.decision[lo:hi].tolist())))
+
+    def _own(self, x: int) -> dict[int, tuple[float, int]]:
+        own = self.changed.get(x)
+        if own is None:
+            own = self.changed[x] = dict(self.get(x))
+        return own
+
+    def set(self, x: int, y: int, p: float, d: int) -> None:
+        """Store the pair (both directions)."""
+        self._own(x)[y] = self._own(y)[x] = (p, d)
+
+    def drop(self, x: int, y: int) -> bool:
+        """Forget the pair; whether it was there."""
+        if y not in self.get(x):
+            return False
+        self._own(x).pop(y, None)
+        self._own(y).pop(x, None)
+        return True
+
+    def forget(self, x: int) -> None:
+        """Row ``x`` has no pairs any more (its partners' sides are dropped separately)."""
+        self.changed[x] = {}
+
+    def items(self) -> Iterator[tuple[int, Mapping[int, tuple[float, int]]]]:
+        """(row, its pairs) for every row that has any, rows ascending."""
+        loaded = np.flatnonzero(np.diff(self.start) > 0).tolist()
+        for x in sorted({*loaded, *self.changed}):
+            nbrs = self.get(x)
+            if nbrs:
+                yield x, nbrs
+
+
 class IdentityIndex:
     """Entities of person records, maintained one record at a time.
 
@@ -117,12 +186,13 @@ class IdentityIndex:
         self.blocks = _Blocks()
         self.snm: SortedList = SortedList()
         self.carriers: dict[Ident, set[int]] = {}  # identifiers other than own refs
-        self.edges: dict[int, dict[int, tuple[float, int]]] = {}
+        self.edges = _Edges()
         self.det: dict[int, dict[int, Ident]] = {}
         self.must: set[frozenset[str]] = set()
         self.cannot: dict[str, set[str]] = {}
         self.entity: dict[int, str] = {}
-        self.members_of: dict[str, set[int]] = {}
+        self.members_of: dict[str, tuple[int, ...]] = {}
+        """Entity id -> its rows (tuples: a set per entity costs three times as much)."""
         self.retired: dict[str, str] = {}
 
     # -- building ------------------------------------------------------------------------------
@@ -137,24 +207,25 @@ class IdentityIndex:
         with bulk():
             rows = np.flatnonzero(table.alive[: table.n])
             index.row_of = {table.record_ids[r]: int(r) for r in rows.tolist()}
-            keys, owners = row_keys(table, rows)
-            index.blocks = _Blocks(keys, owners)
+            index.blocks = _Blocks(*_all_keys(table, rows))
             index.snm = SortedList(k for k in (snm_sort_key(table, r) for r in rows.tolist()) if k is not None)
             for r in rows.tolist():
                 for ident in table.identifiers[r]:
                     index.carriers.setdefault(ident, set()).add(r)
             a, b, prob, decision = result._pairs
             keep = np.flatnonzero(decision >= REVIEW)
-            for x, y, p, d in zip(a[keep].tolist(), b[keep].tolist(), prob[keep].tolist(), decision[keep].tolist()):
-                index._set_edge(x, y, p, d)
+            index.edges = _Edges(table.n, a[keep], b[keep], prob[keep], decision[keep])
+            del keep
             for d in result._det:
                 index.det.setdefault(d.a, {})[d.b] = d.ident
                 index.det.setdefault(d.b, {})[d.a] = d.ident
             index.must = {frozenset(p) for p in result._manual}
-            for rid, eid in result.entity_of.items():
-                row = index.row_of[rid]
-                index.entity[row] = eid
-                index.members_of.setdefault(eid, set()).add(row)
+            row_of, entity = index.row_of, index.entity
+            for eid, rids in result.clusters.items():
+                members = tuple(sorted(row_of[rid] for rid in rids))
+                index.members_of[eid] = members
+                for row in members:
+                    entity[row] = eid
             index.retired = dict(result.retired)
         return index
 
@@ -179,7 +250,7 @@ class IdentityIndex:
 
     def members(self, entity_id: str) -> list[str]:
         """Record ids of an entity (a retired id is followed)."""
-        rows = self.members_of.get(self.resolve_id(entity_id), set())
+        rows = self.members_of.get(self.resolve_id(entity_id), ())
         return sorted(self.table.record_ids[r] for r in rows)
 
     def clusters(self) -> dict[str, list[str]]:
@@ -216,7 +287,7 @@ class IdentityIndex:
             out["manual"] = "split apart by a person"
         pl = compare(self.table, np.array([ra]), np.array([rb]))
         out["probabilistic"] = self.model.explain(self.table, pl, 0)
-        scored = self.edges.get(ra, {}).get(rb, (0.0, NONE))[1]
+        scored = self.edges.get(ra).get(rb, (0.0, NONE))[1]
         decided = self._decided(ra, rb)
         if decided != scored:
             out["probabilistic"]["partial"] = UNIQUE_REASON if decided == LINK else AMBIGUOUS_REASON
@@ -280,13 +351,10 @@ class IdentityIndex:
         return self.config.max_block
 
     def _set_edge(self, x: int, y: int, p: float, d: int) -> None:
-        self.edges.setdefault(x, {})[y] = (p, d)
-        self.edges.setdefault(y, {})[x] = (p, d)
+        self.edges.set(x, y, p, d)
 
     def _drop_edge(self, x: int, y: int) -> bool:
-        gone = self.edges.get(x, {}).pop(y, None) is not None
-        self.edges.get(y, {}).pop(x, None)
-        return gone
+        return self.edges.drop(x, y)
 
     def _insert(self, feats: Features) -> set[int]:
         """Store a record and score its candidates; returns the rows whose entity may change."""
@@ -332,7 +400,7 @@ class IdentityIndex:
         """Forget a record's row; returns the rows whose entity may change."""
         table = self.table
         row = self.row_of.pop(rid)
-        seeds = set(self.members_of.get(self.entity.get(row, ""), ())) | set(self.edges.get(row, {})) | set(self.det.get(row, {}))
+        seeds = set(self.members_of.get(self.entity.get(row, ""), ())) | set(self.edges.get(row)) | set(self.det.get(row, {}))
         neighbours = self._identifier_neighbours(row)
         keys, _ = row_keys(table, np.array([row]))
         regrown: list[int] = []
@@ -352,9 +420,9 @@ class IdentityIndex:
                 j = i + w - 1
                 if j < len(self.snm):
                     revived.append((self.row_of[self.snm[i][2]], self.row_of[self.snm[j][2]]))
-        for other in list(self.edges.get(row, {})):
+        for other in list(self.edges.get(row)):
             self._drop_edge(row, other)
-        self.edges.pop(row, None)
+        self.edges.forget(row)
         for other in list(self.det.get(row, {})):
             self.det.get(other, {}).pop(row, None)
         self.det.pop(row, None)
@@ -366,8 +434,10 @@ class IdentityIndex:
                     del self.carriers[ident]
         eid = self.entity.pop(row, None)
         if eid is not None:
-            self.members_of[eid].discard(row)
-            if not self.members_of[eid]:
+            rest = tuple(r for r in self.members_of[eid] if r != row)
+            if rest:
+                self.members_of[eid] = rest
+            else:
                 del self.members_of[eid]
         table.kill(row)
         seeds.discard(row)
@@ -392,7 +462,7 @@ class IdentityIndex:
         prob, decision = self.model.score(self.table, pl, self.config.high, self.config.low)
         changed: set[int] = set()
         for other, p, d in zip(others, prob.tolist(), decision.tolist()):
-            old = self.edges.get(row, {}).get(other)
+            old = self.edges.get(row).get(other)
             if d >= REVIEW:
                 if old != (p, d):
                     self._set_edge(row, other, p, d)
@@ -417,7 +487,7 @@ class IdentityIndex:
         """Drop stored edges whose pair stopped being a candidate."""
         changed: set[int] = set()
         for x, y in pairs:
-            if y in self.edges.get(x, {}) and not self._is_candidate(x, y):
+            if y in self.edges.get(x) and not self._is_candidate(x, y):
                 self._drop_edge(x, y)
                 changed |= {x, y}
         return changed
@@ -507,14 +577,14 @@ class IdentityIndex:
             group.add(row)
             for r in group - region:
                 region.add(r)
-                todo |= (set(self.edges.get(r, {})) | set(self.det.get(r, {}))) - region
+                todo |= (set(self.edges.get(r)) | set(self.det.get(r, {}))) - region
             for rid in (self.cannot.get(ids[row], ()) if self.cannot else ()):
                 if rid in self.row_of and self.row_of[rid] not in region:
                     todo.add(self.row_of[rid])
         edges: list[Edge] = []
         scored: list[tuple[int, int, float, int]] = []
         for x in region:
-            for y, (p, d) in self.edges.get(x, {}).items():
+            for y, (p, d) in self.edges.get(x).items():
                 if x < y and d >= REVIEW:
                     scored.append((x, y, p, d))
             for y in self.det.get(x, {}):
@@ -545,7 +615,7 @@ class IdentityIndex:
             self.members_of.pop(eid, None)
         changed: dict[str, list[str]] = {}
         for eid, comp in zip(new_ids, comps):
-            rows = {self.row_of[r] for r in comp}
+            rows = tuple(sorted(self.row_of[r] for r in comp))
             self.members_of[eid] = rows
             for r in rows:
                 self.entity[r] = eid
@@ -581,7 +651,7 @@ class IdentityIndex:
         for k, first, given in zip(idx.tolist(), a_partial.tolist(), by_given.tolist()):
             x, y = int(a[k]), int(b[k])
             r, o = (x, y) if first else (y, x)
-            partners = list(self.edges.get(r, {}))
+            partners = list(self.edges.get(r))
             no_given, no_family = lacking(table, np.asarray(partners, dtype=np.int64))
             missing = dict(zip(partners, (no_given if given else no_family).tolist()))
             out[(x, y)] = LINK if unique_person(r, o, partners, lambda q: not missing[q], self._linked) else REVIEW
@@ -589,18 +659,18 @@ class IdentityIndex:
 
     def _decided(self, x: int, y: int) -> int:
         """The decision on the edge (x, y) after :mod:`~hub.identity.partial` (NONE: no edge)."""
-        p, d = self.edges.get(x, {}).get(y, (0.0, NONE))
+        p, d = self.edges.get(x).get(y, (0.0, NONE))
         return self._partial([(x, y, p, d)]).get((x, y), d) if d >= REVIEW else d
 
     def _linked(self, x: int, y: int) -> bool:
-        edge = self.edges.get(x, {}).get(y)
+        edge = self.edges.get(x).get(y)
         return edge is not None and edge[1] == LINK
 
     def _decision(self, rid: str, changed: dict[str, list[str]], retired: dict[str, str]) -> Decision:
         row = self.row_of[rid]
         eid = self.entity[row]
         ids = self.table.record_ids
-        scored = [(row, o, p, d) for o, (p, d) in self.edges.get(row, {}).items() if d >= REVIEW]
+        scored = [(row, o, p, d) for o, (p, d) in self.edges.get(row).items() if d >= REVIEW]
         partial = self._partial(scored)
         final = {o: (p, partial.get((row, o), d), d) for _, o, p, d in scored}
         review = [
@@ -621,7 +691,7 @@ class IdentityIndex:
             return Decision(rid, eid, "probabilistic", p, evidence, review, changed, retired)
         if len(self.members_of[eid]) > 1:
             return Decision(rid, eid, "transitive", 1.0, {}, review, changed, retired)
-        rival = max((p for o, (p, d) in self.edges.get(row, {}).items()), default=0.0)
+        rival = max((p for o, (p, d) in self.edges.get(row).items()), default=0.0)
         return Decision(rid, eid, "new", round(1.0 - rival, 6), {}, review, changed, retired)
 
     # -- persistence -----------------------------------------------------------------------------
@@ -654,21 +724,28 @@ class IdentityIndex:
             table.extend(feats)
             index.row_of = {f.record_id: i for i, f in enumerate(feats)}
             rows = np.arange(table.n)
-            keys, owners = row_keys(table, rows)
-            index.blocks = _Blocks(keys, owners)
+            index.blocks = _Blocks(*_all_keys(table, rows))
             index.snm = SortedList(k for k in (snm_sort_key(table, r) for r in range(table.n)) if k is not None)
             for r in range(table.n):
                 for ident in table.identifiers[r]:
                     index.carriers.setdefault(ident, set()).add(r)
             ro = index.row_of
-            for a, b, p, d in state["edges"]:
-                index._set_edge(ro[a], ro[b], float(p), int(d))
+            edges = state["edges"]
+            index.edges = _Edges(
+                table.n,
+                [ro[e[0]] for e in edges],
+                [ro[e[1]] for e in edges],
+                [float(e[2]) for e in edges],
+                [int(e[3]) for e in edges],
+            )
             for a, b, kind, value in state["identifier_links"]:
                 index.det.setdefault(ro[a], {})[ro[b]] = (kind, value)
                 index.det.setdefault(ro[b], {})[ro[a]] = (kind, value)
+            members: dict[str, list[int]] = {}
             for rid, eid in state["entities"].items():
                 index.entity[ro[rid]] = eid
-                index.members_of.setdefault(eid, set()).add(ro[rid])
+                members.setdefault(eid, []).append(ro[rid])
+            index.members_of = {eid: tuple(sorted(rows)) for eid, rows in members.items()}
             index.retired = dict(state.get("retired", {}))
             index.must = {frozenset(p) for p in state.get("must_link", [])}
             for x, y in state.get("cannot_link", []):
@@ -687,6 +764,24 @@ def build_index(
     with bulk():
         table = _table_of(records, config)
     return IdentityIndex.from_result(resolve_table(table, config, model=model), config)
+
+
+def _all_keys(table: FeatureTable, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`row_keys` of ``rows``, kind by kind as the batch path keys them: all kinds at
+    once would sort some twenty million keys of a million records in one go. Kinds occupy the
+    top bits of a key in :data:`KINDS` order, so the parts laid end to end are sorted."""
+    parts = [row_keys(table, rows, only=kind) for kind in KINDS]
+    total = sum(len(k) for k, _ in parts)
+    keys = np.empty(total, dtype=np.int64)
+    owners = np.empty(total, dtype=np.result_type(*(o for _, o in parts)))
+    at = 0
+    while parts:
+        k, o = parts.pop(0)
+        keys[at : at + len(k)] = k
+        owners[at : at + len(k)] = o
+        at += len(k)
+        del k, o
+    return keys, owners
 
 
 class _Taken:

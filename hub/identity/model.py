@@ -38,6 +38,9 @@ TF_VOCAB: dict[str, str] = {"family": "name", "given": "name"}
 _TF_MAX_GAIN = 8.0
 """A rare value may add at most this many bits over the comparison's average exact weight."""
 
+_SCORE_SLICE = 1 << 20
+"""Pairs weighed at once by :meth:`MatchModel.score`."""
+
 LINK, REVIEW, NONE = 2, 1, 0
 DECISIONS = {LINK: "link", REVIEW: "review", NONE: "none"}
 
@@ -112,13 +115,18 @@ class MatchModel:
                 if hit.any():
                     exact = len(LEVELS[comp]) - 1
                     u_exact = max(self.u[comp][exact], 1e-12)
-                    tf = np.maximum(self._tf_array(table, comp)[codes[hit]], 1e-12)
-                    gain = np.clip(np.log2(u_exact / tf), -64.0, _TF_MAX_GAIN)
+                    # the gain, then the adjusted weight, computed in place in one array
+                    gain = self._tf_array(table, comp)[codes[hit]]
+                    np.maximum(gain, 1e-12, out=gain)
+                    np.divide(u_exact, gain, out=gain)
+                    np.log2(gain, out=gain)
+                    np.clip(gain, -64.0, _TF_MAX_GAIN, out=gain)
                     # never below the next level down: a common name agreeing exactly is still
                     # better evidence than the same name with a typo
                     floor = weights[comp][exact - 1] if exact - 1 >= 1 else -64.0
-                    w = w.copy()
-                    w[hit] = np.maximum(w[hit] + gain, floor)
+                    gain += w[hit]
+                    # ``w`` is already a fresh array (fancy indexing): changed in place
+                    w[hit] = np.maximum(gain, floor, out=gain)
             if keep_parts:
                 parts[comp] = w
             total += w
@@ -126,9 +134,22 @@ class MatchModel:
 
     def score(self, table: FeatureTable, pairs: PairLevels, high: float, low: float) -> tuple[np.ndarray, np.ndarray]:
         """(probability, decision) per pair; decisions are :data:`LINK`, :data:`REVIEW`, :data:`NONE`."""
-        weight, _ = self.match_weight(table, pairs, keep_parts=False)
-        prob = 1.0 / (1.0 + np.exp2(-np.clip(weight, -200, 200)))
-        decision = np.where(prob >= high, LINK, np.where(prob >= low, REVIEW, NONE)).astype(np.int8)
+        n = pairs.levels.shape[1]
+        prob = np.empty(n, dtype=np.float64)
+        # in slices, and 1 / (1 + 2^-w) in place: on millions of pairs each temporary of the
+        # weights would be another array of them
+        for i in range(0, n, _SCORE_SLICE):
+            weight, _ = self.match_weight(table, _span(pairs, i, i + _SCORE_SLICE), keep_parts=False)
+            p = prob[i : i + len(weight)]
+            np.clip(weight, -200, 200, out=p)
+            np.negative(p, out=p)
+            np.exp2(p, out=p)
+            p += 1.0
+            np.divide(1.0, p, out=p)
+            del weight
+        decision = np.full(len(prob), NONE, dtype=np.int8)
+        decision[prob >= low] = REVIEW
+        decision[prob >= high] = LINK
         impersonal = (pairs.flags & PERSONAL) == 0
         conflict = ((pairs.flags & GIVEN_CONFLICT) != 0) & impersonal
         missing = ((pairs.flags & GIVEN_MISSING) != 0) & impersonal
@@ -205,6 +226,15 @@ def _by_label(comp: str, values: list[float], labels: list[str] | None) -> list[
         return list(values)
     stored = dict(zip(labels, values))
     return [stored.get(label, 1e-6) for label in current]
+
+
+def _span(pairs: PairLevels, start: int, stop: int) -> PairLevels:
+    """Pairs ``start:stop`` (views)."""
+    return PairLevels(
+        levels=pairs.levels[:, start:stop],
+        tf_codes={k: v[start:stop] for k, v in pairs.tf_codes.items()},
+        flags=pairs.flags[start:stop],
+    )
 
 
 def _slice(pairs: PairLevels, i: int) -> PairLevels:

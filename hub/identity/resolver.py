@@ -27,7 +27,8 @@ from hub.identity.model import LINK, REVIEW, MatchModel
 from hub.identity.partial import AMBIGUOUS_REASON, UNIQUE_REASON, decide
 from hub.identity.table import FeatureTable, bulk
 
-_CHUNK = 2_000_000
+_CHUNK = 500_000
+"""Pairs compared at once: a slice's temporaries cost some 200 bytes a pair."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,19 +144,33 @@ def _table_of(records: Iterable[Mapping[str, Any]], config: ResolverConfig) -> F
             table.extend(batch)
             batch.clear()
     table.extend(batch)
+    table.compact()
     return table
 
 
 def compare_chunked(table: FeatureTable, a: np.ndarray, b: np.ndarray) -> PairLevels:
-    """:func:`compare` in slices, so that its temporaries stay small on millions of pairs."""
+    """:func:`compare` in slices written into arrays allocated once, so that on millions of
+    pairs neither its temporaries nor a concatenation of the slices doubles the memory."""
     if len(a) <= _CHUNK:
         return compare(table, a, b)
-    parts = [compare(table, a[i : i + _CHUNK], b[i : i + _CHUNK]) for i in range(0, len(a), _CHUNK)]
-    return PairLevels(
-        levels=np.concatenate([p.levels for p in parts], axis=1),
-        tf_codes={k: np.concatenate([p.tf_codes[k] for p in parts]) for k in parts[0].tf_codes},
-        flags=np.concatenate([p.flags for p in parts]),
-    )
+    total = len(a)
+    out: PairLevels | None = None
+    for i in range(0, total, _CHUNK):
+        part = compare(table, a[i : i + _CHUNK], b[i : i + _CHUNK])
+        if out is None:
+            out = PairLevels(
+                levels=np.empty((part.levels.shape[0], total), dtype=part.levels.dtype),
+                tf_codes={k: np.empty(total, dtype=v.dtype) for k, v in part.tf_codes.items()},
+                flags=np.empty(total, dtype=part.flags.dtype),
+            )
+        j = i + len(part.flags)
+        out.levels[:, i:j] = part.levels
+        for k, v in part.tf_codes.items():
+            out.tf_codes[k][i:j] = v
+        out.flags[i:j] = part.flags
+        del part
+    assert out is not None
+    return out
 
 
 def resolve(
@@ -245,6 +260,7 @@ def _resolve_table(
     learnt = model is None
     if model is None:
         model = estimate(table, pl, by_kind, config)
+    del by_kind
     t_model = time.perf_counter()
     prob, decision = model.score(table, pl, config.high, config.low)
     guarded = ((pl.flags & GIVEN_CONFLICT) != 0) & ((pl.flags & PERSONAL) == 0)
@@ -255,8 +271,10 @@ def _resolve_table(
     bad = incompatible_pairs(table, checked_pairs(groups, config))
     det, refused = link(groups, config, lambda x, y: (x, y) in bad)
 
-    rows = {rid: i for i, rid in enumerate(table.record_ids)}
     ids = table.record_ids
+    # record id -> row only for the manual decisions: at a million records the map alone
+    # costs some 100 MB
+    rows = {rid: i for i, rid in enumerate(ids)} if (must_link or cannot_link) else {}
     manual = [(x, y) for x, y in must_link if x in rows and y in rows]
     cannot: dict[int, set[int]] = {}
     for x, y in cannot_link:
@@ -272,21 +290,22 @@ def _resolve_table(
             for i in linked.tolist()
         ]
         uf, _ = cluster(range(table.n), edges, cannot)
-        root = [uf.find(r) for r in range(table.n)]
+        # the smallest row of each component stands for it, as :func:`_components` gives
+        found = uf.groups()
+        smallest = {r: min(m) for r, m in found.items()}
+        root = np.fromiter((smallest[uf.find(r)] for r in range(table.n)), dtype=np.int64, count=table.n)
     else:
-        root = _components(table.n, [(rows[x], rows[y]) for x, y in manual] + [(d.a, d.b) for d in det], a[linked], b[linked])
+        pairs = [(rows[x], rows[y]) for x, y in manual] + [(d.a, d.b) for d in det]
+        root = _components(table.n, pairs, a[linked], b[linked])
 
-    members: dict[int, list[str]] = {}
-    for r in range(table.n):
-        members.setdefault(root[r], []).append(ids[r])
-    comps = [sorted(m) for m in members.values()]
+    comps = _members(root, ids)
     eids, retired = assign_ids(comps, previous or {}, set())
     entity_of = {rid: eid for eid, comp in zip(eids, comps) for rid in comp}
     clusters = dict(zip(eids, comps))
+    del comps
 
-    root_arr = np.asarray(root, dtype=np.int64)
-    same = root_arr[a] == root_arr[b]
-    confidence = _confidence(table.n, a, b, prob, decided, guarded, same, root, det, manual, rows)
+    same = root[a] == root[b]
+    confidence = _confidence(table.n, a, b, prob, decided, guarded, same, root, det, manual, rows, ids)
     review = [
         ReviewPair(ids[int(a[i])], ids[int(b[i])], float(prob[i]), _review_reason(float(prob[i]), int(decision[i]), config))
         for i in np.flatnonzero((decided == REVIEW) & ~same).tolist()
@@ -336,21 +355,49 @@ def _review_reason(prob: float, scored: int, config: ResolverConfig) -> str:
     return "given names differ or one is missing: a guard holds the pair back"
 
 
-def _components(n: int, pairs: list[tuple[int, int]], a: np.ndarray, b: np.ndarray) -> list[int]:
-    """Connected components over rows 0..n-1 (plain union-find on a list: no constraints)."""
-    parent = list(range(n))
+def _components(n: int, pairs: list[tuple[int, int]], a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Connected components over rows 0..n-1 (no constraints): per row, the smallest row of
+    its component.
 
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
+    Array union-find: every root is hooked under the smallest root it shares an edge with,
+    then pointers are jumped until each row points at a root; repeated until every edge lies
+    within one component. A label only ever points to a smaller row, so no cycle forms.
+    """
+    x = np.concatenate([np.fromiter((p[0] for p in pairs), np.int64, len(pairs)), np.asarray(a, dtype=np.int64)])
+    y = np.concatenate([np.fromiter((p[1] for p in pairs), np.int64, len(pairs)), np.asarray(b, dtype=np.int64)])
+    label = np.arange(n, dtype=np.int64)
+    while len(x):
+        lx, ly = label[x], label[y]
+        apart = lx != ly
+        if not apart.any():
+            break
+        x, y, lx, ly = x[apart], y[apart], lx[apart], ly[apart]
+        low = np.minimum(lx, ly)
+        np.minimum.at(label, lx, low)
+        np.minimum.at(label, ly, low)
+        while True:
+            up = label[label]
+            if np.array_equal(up, label):
+                break
+            label = up
+    return label
 
-    for x, y in [*pairs, *zip(a.tolist(), b.tolist())]:
-        rx, ry = find(x), find(y)
-        if rx != ry:
-            parent[max(rx, ry)] = min(rx, ry)
-    return [find(x) for x in range(n)]
+
+def _members(root: np.ndarray, ids: Sequence[str]) -> list[list[str]]:
+    """Record ids per component (each sorted), components in order of their smallest row."""
+    if not len(root):
+        return []
+    order = np.argsort(root, kind="stable")
+    ranked = root[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]]).tolist()
+    del ranked
+    in_order = [ids[r] for r in order.tolist()]
+    del order
+    comps = [in_order[s:e] for s, e in zip(starts, [*starts[1:], len(in_order)])]
+    for comp in comps:
+        if len(comp) > 1:
+            comp.sort()
+    return comps
 
 
 def _confidence(
@@ -361,10 +408,11 @@ def _confidence(
     decision: np.ndarray,
     guarded: np.ndarray,
     same: np.ndarray,
-    root: list[int],
+    root: np.ndarray,
     det: list[DetLink],
     manual: list[tuple[str, str]],
     rows: Mapping[str, int],
+    ids: Sequence[str],
 ) -> dict[str, float]:
     tie = np.zeros(n)  # strongest link into its own entity
     rival = np.zeros(n)  # best probability of belonging to another entity
@@ -372,23 +420,19 @@ def _confidence(
         tie[d.a] = tie[d.b] = 1.0
     for x, y in manual:
         tie[rows[x]] = tie[rows[y]] = 1.0
-    own = np.flatnonzero(same & (decision == LINK))
-    _max_into(tie, a[own], prob[own])
-    _max_into(tie, b[own], prob[own])
-    other = np.flatnonzero(~same & ~(guarded & (decision == 0)) & (prob > 1e-9))
-    _max_into(rival, a[other], prob[other])
-    _max_into(rival, b[other], prob[other])
-    root_arr = np.asarray(root, dtype=np.int64)
-    single = np.bincount(root_arr, minlength=n)[root_arr] == 1
-    value = np.where(single, 1.0 - rival, tie)
-    return dict(zip(rows, np.round(value, 6).tolist()))
+    # pairs outside a mask count as probability 0, which never raises a maximum from 0: no
+    # index arrays of millions of pairs are made
+    _max_into(tie, a, b, np.where(same & (decision == LINK), prob, 0.0))
+    _max_into(rival, a, b, np.where(~same & ~(guarded & (decision == 0)) & (prob > 1e-9), prob, 0.0))
+    single = np.bincount(root, minlength=n)[root] == 1
+    value = np.round(np.where(single, 1.0 - rival, tie), 6)
+    # one float object per distinct value (most are 1.0), not one per record
+    distinct, at = np.unique(value, return_inverse=True)
+    floats = distinct.tolist()
+    return dict(zip(ids, map(floats.__getitem__, at.reshape(-1).tolist())))
 
 
-def _max_into(target: np.ndarray, idx: np.ndarray, values: np.ndarray) -> None:
-    """``target[idx] = max(target[idx], values)`` with repeated indices (faster than ufunc.at)."""
-    if len(idx) == 0:
-        return
-    order = np.lexsort((values, idx))
-    idx, values = idx[order], values[order]
-    last = np.r_[idx[1:] != idx[:-1], True]
-    target[idx[last]] = np.maximum(target[idx[last]], values[last])
+def _max_into(target: np.ndarray, a: np.ndarray, b: np.ndarray, values: np.ndarray) -> None:
+    """``target[x] = max(target[x], value)`` for both rows ``x`` of every pair."""
+    np.maximum.at(target, a, values)
+    np.maximum.at(target, b, values)

