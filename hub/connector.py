@@ -91,6 +91,17 @@ class Stream:
         return capability in self.capabilities
 
 
+class DefaultBudget(enum.Enum):
+    """The marker of "a budget for the connector's published ``rate_limit``"."""
+
+    DEFAULT = "default"
+
+
+# ``budget=DEFAULT_BUDGET``: a budget for the class's ``rate_limit``; ``budget=None``: none at all
+# (the runtime passes None for sandbox fakes and for connectors configured with ``budget: false``)
+DEFAULT_BUDGET = DefaultBudget.DEFAULT
+
+
 @dataclass(frozen=True)
 class RateLimit:
     """A vendor's published request limit: ``requests`` per ``per_seconds``."""
@@ -222,9 +233,12 @@ class Connector:
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         from hub.http import HttpClient, RequestBudget
+
+        if budget is DEFAULT_BUDGET:
+            budget = RequestBudget.for_limit(self.rate_limit) if self.rate_limit else None
 
         self.settings = settings
         self.instance = instance or self.name
@@ -233,7 +247,7 @@ class Connector:
             connector=self.instance,
             headers=self.auth_headers(),
             transport=transport,
-            budget=budget or (RequestBudget.for_limit(self.rate_limit) if self.rate_limit else None),
+            budget=budget,
             secrets=settings.secret_values(),
             validate=self.validate_response,
         )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import orjson
 import tenacity
 
 from hub.errors import AuthError, RateLimitedError, RetriableError, VendorError
@@ -171,6 +172,9 @@ class HttpClient:
             retry: False for a request that must not be repeated blindly (a create the vendor
                 cannot deduplicate): the caller checks what happened and decides.
         """
+        if "json" in kw:  # orjson: several times faster than httpx's json.dumps on 100-record batches
+            kw["content"] = orjson.dumps(kw.pop("json"), option=orjson.OPT_NON_STR_KEYS)
+            kw["headers"] = {**(kw.get("headers") or {}), "Content-Type": "application/json"}
         if not retry:
             return self._send_once(method, url, stream, budget, kw)
         retrying = tenacity.Retrying(
@@ -200,6 +204,10 @@ class HttpClient:
 
     def json(self, response: httpx.Response, *, stream: str | None = None) -> Any:
         """Parse a JSON body or raise a VendorError that says what came back instead."""
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            pass  # perhaps not UTF-8: let httpx detect the encoding
         try:
             return response.json()
         except ValueError:

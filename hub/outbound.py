@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from hub import paths
 from hub.connector import Stream, WriteOp, WriteResult
@@ -31,20 +31,21 @@ class Ent:
     id: str
     data: dict[str, Any]
     deleted: bool
-    provenance: dict[str, Any] | None
+    provenance: dict[str, Any] | None = None  # loaded for the entities written (see _execute)
 
 
 @dataclass
 class Src:
-    """A source record of the target tool linked to the entity."""
+    """A source record of the target tool linked to the entity (payload, field_ts and echo are
+    loaded only for the records written: see _execute)."""
 
     id: int
     source_id: str
-    payload: dict[str, Any]
     canonical: dict[str, Any] | None
-    field_ts: dict[str, Any] | None
-    echo: list[Any] | None
     deleted: bool
+    payload: dict[str, Any] | None = None
+    field_ts: dict[str, Any] | None = None
+    echo: list[Any] | None = None
 
 
 @dataclass
@@ -126,11 +127,12 @@ def run(ctx: RunContext, *, allow_mass_delete: bool = False) -> None:
     by_type = targets(ctx)
     for entity in ENTITY_ORDER:
         tgts = by_type.get(entity, [])
+        outbox = _Outbox(ctx)
         last = ""
         task = ctx.progress.task(f"write {entity}")
         while not ctx.stop.is_set():
-            rows = ctx.session.execute(
-                select(Entity.id, Entity.data, Entity.deleted, Entity.provenance)
+            rows = ctx.session.connection().execute(
+                select(Entity.id, Entity.data, Entity.deleted)
                 .where(Entity.type == entity, Entity.dirty.is_(True), Entity.merged_into.is_(None), Entity.id > last)
                 .order_by(Entity.id)
                 .limit(ctx.chunk)
@@ -147,13 +149,98 @@ def run(ctx: RunContext, *, allow_mass_delete: bool = False) -> None:
                     ctx.report.plan.extend(
                         PlannedOp(rt.name, stream.name, o.action, o.entity.id, o.target_id, o.changes) for o in ops
                     )
-                elif ops:
-                    _execute(ctx, rt, stream, ops)
-            if not ctx.plan and ctx.all_connectors and not ctx.failed_connectors:
-                ctx.session.execute(update(Entity).where(Entity.id.in_([e.id for e in ents])).values(dirty=False))
+                else:
+                    outbox.add(rt, stream, ops)
+            outbox.settle(e.id for e in ents)
+            outbox.send(final=False)
             ctx.checkpoint()
             task.advance(len(ents))
+        if not ctx.stop.is_set():
+            outbox.send(final=True)
+        ctx.checkpoint()
         task.done()
+
+
+class _Outbox:
+    """Ops waiting to be written, per tool stream, and the entities waiting on them.
+
+    Ops are sent in full batches (the rest waits for the next chunk of entities), so a run
+    makes the fewest calls the vendors' batch limits allow however the chunks fall; an entity
+    is marked clean only once every op decided for it was sent, so a crash or a stop in
+    between leaves it dirty for the next run.
+    """
+
+    FLUSH_BATCHES = 30  # batches buffered per stream before sending (Zendesk's job window)
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.ops: dict[tuple[str, str], list[Op]] = defaultdict(list)
+        self.targets: dict[tuple[str, str], tuple[Runtime, Stream]] = {}
+        self.waiting: dict[str, int] = {}  # entity id -> its ops not sent yet
+        self.clean: list[str] = []  # entities with nothing left to send
+
+    def add(self, rt: Runtime, stream: Stream, ops: list[Op]) -> None:
+        key = (rt.name, stream.name)
+        self.targets[key] = (rt, stream)
+        self.ops[key].extend(ops)
+        for op in ops:
+            self.waiting[op.entity.id] = self.waiting.get(op.entity.id, 0) + 1
+
+    def settle(self, eids: Any) -> None:
+        """The entities of a chunk whose ops are all decided: those without any are clean."""
+        self.clean.extend(e for e in eids if e not in self.waiting)
+
+    def send(self, *, final: bool) -> None:
+        ctx = self.ctx
+        for key, ops in list(self.ops.items()):
+            rt, stream = self.targets[key]
+            if rt.name in ctx.failed_connectors:
+                self.ops.pop(key)  # their entities stay dirty
+                continue
+            size = max(1, stream.batch_size)
+            if not final and len(ops) < self.FLUSH_BATCHES * size:
+                continue
+            now, later = _full_batches(ops, size, final)
+            self.ops[key] = later
+            if not now:
+                continue
+            _execute(ctx, rt, stream, now)
+            for op in now:
+                self.waiting[op.entity.id] -= 1
+                if not self.waiting[op.entity.id]:
+                    del self.waiting[op.entity.id]
+                    self.clean.append(op.entity.id)
+        if ctx.plan or not ctx.all_connectors or ctx.failed_connectors:
+            self.clean.clear()
+            return
+        for part in _chunks(self.clean):
+            ctx.session.execute(update(Entity).where(Entity.id.in_(part)).values(dirty=False))
+        self.clean.clear()
+
+
+def _full_batches(ops: list[Op], size: int, final: bool) -> tuple[list[Op], list[Op]]:
+    """Split ops into what fills whole batches of each kind (everything, when ``final``) and
+    the rest, which waits: creates, updates and deletes go to different endpoints."""
+    now: list[Op] = []
+    later: list[Op] = []
+    for action in ("create", "update", "archive", "delete"):
+        group = [o for o in ops if o.action == action]
+        cut = len(group) if final else len(group) - len(group) % size
+        now.extend(group[:cut])
+        later.extend(group[cut:])
+    return now, later
+
+
+def _in_stream(connector: str, *streams: str) -> ColumnElement[bool]:
+    """Source records of these tool streams, for queries that reach them through links or
+    identifiers of a chunk's entities.
+
+    Written on ``connector || ':' || stream`` so that SQLite, which keeps no statistics, follows
+    the chunk's links to their records instead of walking the whole stream through its
+    (connector, stream, source_id) index for every chunk: that made outbound quadratic.
+    """
+    key = SourceRecord.connector + ":" + SourceRecord.stream
+    return key.in_([f"{connector}:{s}" for s in streams])
 
 
 def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, smap: StreamMap) -> list[Op]:
@@ -165,16 +252,13 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
                 Link.entity_id,
                 SourceRecord.id,
                 SourceRecord.source_id,
-                SourceRecord.payload,
                 SourceRecord.canonical,
-                SourceRecord.field_ts,
-                SourceRecord.echo,
                 SourceRecord.deleted,
             )
             .join(SourceRecord, SourceRecord.id == Link.source_record_id)
-            .where(Link.entity_id.in_(part), SourceRecord.connector == rt.name, SourceRecord.stream == stream.name)
+            .where(Link.entity_id.in_(part), _in_stream(rt.name, stream.name))
         )
-        for eid, *cols in s.execute(q):
+        for eid, *cols in s.connection().execute(q):
             linked[eid].append(Src(*cols))
     ref_fields = [f for f in smap.fields if f.ref and f.outbound]
     vendor_ids = _vendor_ids(ctx, rt, ref_fields, ents)
@@ -240,9 +324,9 @@ def _emails_held(ctx: RunContext, rt: Runtime, stream: Stream, ents: list[Ent]) 
         q = (
             select(Identifier.value, SourceRecord.source_id, Identifier.entity_id)
             .join(SourceRecord, SourceRecord.id == Identifier.source_record_id)
-            .where(Identifier.kind == "email", Identifier.value.in_(part), SourceRecord.connector == rt.name, SourceRecord.stream == stream.name, SourceRecord.deleted.is_(False))
+            .where(Identifier.entity_type == "person", Identifier.kind == "email", Identifier.value.in_(part), _in_stream(rt.name, stream.name), SourceRecord.deleted.is_(False))
         )
-        out.update({v: (sid, eid) for v, sid, eid in ctx.session.execute(q)})
+        out.update({v: (sid, eid) for v, sid, eid in ctx.session.connection().execute(q)})
     return out
 
 
@@ -293,12 +377,11 @@ def _linked_elsewhere(ctx: RunContext, rt: Runtime, streams: list[str], ents: li
             .join(SourceRecord, SourceRecord.id == Link.source_record_id)
             .where(
                 Link.entity_id.in_(part),
-                SourceRecord.connector == rt.name,
-                SourceRecord.stream.in_(streams),
+                _in_stream(rt.name, *streams),
                 SourceRecord.deleted.is_(False),
             )
         )
-        out.update(eid for (eid,) in ctx.session.execute(q))
+        out.update(eid for (eid,) in ctx.session.connection().execute(q))
     return out
 
 
@@ -313,12 +396,11 @@ def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[
                 .join(SourceRecord, SourceRecord.id == Link.source_record_id)
                 .where(
                     Link.entity_id.in_(part),
-                    SourceRecord.connector == rt.name,
-                    SourceRecord.stream == f.ref,
+                    _in_stream(rt.name, f.ref),
                     SourceRecord.deleted.is_(False),
                 )
             )
-            for eid, sid in ctx.session.execute(q):
+            for eid, sid in ctx.session.connection().execute(q):
                 out.setdefault((f.ref, eid), sid)
     return out
 
@@ -338,6 +420,7 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
     # creates, updates and deletes go to different endpoints: full batches of one kind each
     ops = sorted(ops, key=lambda o: ("create", "update", "archive", "delete").index(o.action))
     prior = _ledger_rows(ctx, rt, stream, ops)
+    _load_written(ctx, ops)
     # 1. intents first: a crash after the vendor wrote but before we recorded it still lets the
     #    next run recognise the write when it reads it back
     payloads: list[dict[str, Any]] = []
@@ -395,13 +478,27 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
         ctx.checkpoint()
 
 
+def _load_written(ctx: RunContext, ops: list[Op]) -> None:
+    """Load what only a write needs: the payload, field timestamps and echoes of the records
+    written and the provenance of their entities (most records diffed need no write)."""
+    srcs = {op.src.id: op.src for op in ops if op.src is not None and op.src.payload is None}
+    for part in _chunks(sorted(srcs)):
+        q = select(SourceRecord.id, SourceRecord.payload, SourceRecord.field_ts, SourceRecord.echo).where(SourceRecord.id.in_(part))
+        for rid, payload, field_ts, echo in ctx.session.connection().execute(q):
+            srcs[rid].payload, srcs[rid].field_ts, srcs[rid].echo = payload, field_ts, echo
+    ents = {op.entity.id: op.entity for op in ops if op.entity.provenance is None}
+    for part in _chunks(sorted(ents)):
+        for eid, provenance in ctx.session.connection().execute(select(Entity.id, Entity.provenance).where(Entity.id.in_(part))):
+            ents[eid].provenance = provenance
+
+
 def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for part in _chunks(sorted({op.entity.id for op in ops})):
         q = select(Ledger.entity_id, Ledger.target_id, Ledger.expected).where(
             Ledger.connector == rt.name, Ledger.stream == stream.name, Ledger.entity_id.in_(part)
         )
-        out.update({r.entity_id: {"target_id": r.target_id, "expected": r.expected} for r in ctx.session.execute(q)})
+        out.update({r.entity_id: {"target_id": r.target_id, "expected": r.expected} for r in ctx.session.connection().execute(q)})
     return out
 
 
@@ -417,10 +514,10 @@ class _Recorder:
         known: dict[str, Src] = {}
         for part in _chunks(created):
             q = select(
-                SourceRecord.id, SourceRecord.source_id, SourceRecord.payload, SourceRecord.canonical,
-                SourceRecord.field_ts, SourceRecord.echo, SourceRecord.deleted,
+                SourceRecord.id, SourceRecord.source_id, SourceRecord.canonical, SourceRecord.deleted,
+                SourceRecord.payload, SourceRecord.field_ts, SourceRecord.echo,
             ).where(SourceRecord.connector == self.rt.name, SourceRecord.stream == self.stream.name, SourceRecord.source_id.in_(part))
-            known.update({r.source_id: Src(*r) for r in s.execute(q)})
+            known.update({r.source_id: Src(*r) for r in s.connection().execute(q)})
         self.ledger_done: list[dict[str, Any]] = []
         self.ledger_undo: list[dict[str, Any]] = []
         self.src_updates: list[dict[str, Any]] = []
@@ -447,7 +544,7 @@ class _Recorder:
                 SourceRecord.stream == self.stream.name,
                 SourceRecord.source_id.in_(list(self.link_for)),
             )
-            ids = {sid: rid for sid, rid in s.execute(q)}
+            ids = {sid: rid for sid, rid in s.connection().execute(q)}
             bulk_insert(s, Link, [
                     {"source_record_id": ids[sid], "entity_id": eid, "rule": "hub_created", "evidence": {"run": self.ctx.run_id}, "manual": False, "created_at": utcnow()}
                     for sid, eid in self.link_for.items()

@@ -66,7 +66,7 @@ def process_pending(ctx: RunContext, entity: str, pairs: list[tuple[str, str]]) 
     last = 0
     task = ctx.progress.task(f"resolve {entity}")
     while not ctx.stop.is_set():
-        rows = ctx.session.execute(
+        rows = ctx.session.connection().execute(
             select(*ROW_COLUMNS)
             .where(SourceRecord.status == "pending", SourceRecord.id > last, where)
             .order_by(SourceRecord.id)
@@ -221,27 +221,35 @@ class Chunk:
         """Ledger rows (expected canonical) by (connector, stream, entity) and by target id."""
         out: dict[tuple[str, str, str], Any] = {}
         cols = (Ledger.connector, Ledger.stream, Ledger.entity_id, Ledger.target_id, Ledger.expected)
-        eids = sorted({link[0] for link in self.links.values()} | hub_keys)
-        for part in _chunks(eids):
-            for led in self.s.execute(select(*cols).where(Ledger.entity_id.in_(part))):
-                out[(led.connector, led.stream, led.entity_id)] = led
-        targets = sorted({r.source_id for r in self.rows if r.id not in self.links})
-        for part in _chunks(targets):
-            for led in self.s.execute(select(*cols).where(Ledger.target_id.in_(part))):
-                out[(led.connector, led.stream, "target:" + str(led.target_id))] = led
+        # only the records still to process look their writes up (a record read back unchanged
+        # was settled in run), each in its own tool stream: keyed by (connector, stream) the
+        # queries use the ledger's indexes instead of scanning it once per chunk
+        todo = [r for r in self.rows if r.status == "pending"]
+        for connector, stream in sorted({(r.connector, r.stream) for r in todo}):
+            scope = (Ledger.connector == connector, Ledger.stream == stream)
+            mine = [r for r in todo if (r.connector, r.stream) == (connector, stream)]
+            eids = sorted({self.links[r.id][0] for r in mine if r.id in self.links} | hub_keys)
+            for part in _chunks(eids):
+                for led in self.s.connection().execute(select(*cols).where(*scope, Ledger.entity_id.in_(part))):
+                    out[(led.connector, led.stream, led.entity_id)] = led
+            targets = sorted({r.source_id for r in mine if r.id not in self.links})
+            for part in _chunks(targets):
+                for led in self.s.connection().execute(select(*cols).where(*scope, Ledger.target_id.in_(part))):
+                    out[(led.connector, led.stream, "target:" + str(led.target_id))] = led
         return out
 
     # -- entities --------------------------------------------------------------------------
     def _preload(self, eids: set[str]) -> None:
         """Load entities (and what they were merged into) in a few queries, not one each."""
         todo = sorted(e for e in eids if e and e not in self.entities)
-        cols = (Entity.id, Entity.type, Entity.data, Entity.merged_into, Entity.deleted, Entity.version, Entity.created_at, Entity.provenance)
+        # provenance stays in the database unless a recompute replaces it (see _flush_entities)
+        cols = (Entity.id, Entity.type, Entity.data, Entity.merged_into, Entity.deleted, Entity.version, Entity.created_at)
         while todo:
             found = []
             for part in _chunks(todo):
-                found.extend(self.s.execute(select(*cols).where(Entity.id.in_(part))))
+                found.extend(self.s.connection().execute(select(*cols).where(Entity.id.in_(part))))
             for r in found:
-                self.entities[r.id] = Ent(r.id, r.type, r.data, r.merged_into, r.deleted, r.version, r.created_at, provenance=r.provenance)
+                self.entities[r.id] = Ent(r.id, r.type, r.data, r.merged_into, r.deleted, r.version, r.created_at)
             for missing in set(todo) - {r.id for r in found}:
                 self.entities[missing] = None
             todo = sorted({r.merged_into for r in found if r.merged_into and r.merged_into not in self.entities})
@@ -513,7 +521,8 @@ class Chunk:
                 {
                     "id": e.id,
                     "data": e.data,
-                    "provenance": e.provenance,
+                    # None: not recomputed in this chunk (and never loaded): the stored one stays
+                    **({"provenance": e.provenance} if e.provenance is not None else {}),
                     "merged_into": e.merged_into,
                     "deleted": e.deleted,
                     "version": e.version,
@@ -531,7 +540,35 @@ class Chunk:
             return
         eids = sorted(self.affected)
         obs: dict[str, list[Observation]] = defaultdict(list)
-        for part in _chunks(eids):
+        # an entity made in this chunk usually holds only records of this chunk: they are in
+        # memory, and reading them back with their JSON would cost more than resolving the golden
+        # record. Counting its links (an index-only query) proves there are no others.
+        mem: dict[str, list[Row]] = defaultdict(list)
+        if any((ent := self.entities.get(e)) is not None and ent.fresh for e in eids):
+            for row in self.rows:
+                link = self.links.get(row.id)
+                if link is not None and (ent := self.entities.get(eid := self._canon(link[0]))) is not None and ent.fresh:
+                    mem[eid].append(row)
+        fresh: set[str] = set()
+        for part in _chunks(sorted(mem)):
+            q = select(Link.entity_id, func.count()).where(Link.entity_id.in_(part)).group_by(Link.entity_id)
+            fresh.update(eid for eid, n in self.s.connection().execute(q) if n == len(mem[eid]))
+        for eid in fresh:
+            obs[eid] = [
+                Observation(
+                    row.connector,
+                    row.stream,
+                    row.source_id,
+                    {k: v for k, v in (row.canonical or {}).items() if k != "id"},
+                    row.field_ts or {},
+                    frozenset(row.echo or ()),
+                    iso(row.source_updated_at),
+                    row.deleted,
+                    row.retracted or {},
+                )
+                for row in mem[eid]
+            ]
+        for part in _chunks([e for e in eids if e not in fresh]):
             q = (
                 select(
                     Link.entity_id,
@@ -548,7 +585,7 @@ class Chunk:
                 .join(SourceRecord, SourceRecord.id == Link.source_record_id)
                 .where(Link.entity_id.in_(part))
             )
-            for r in self.s.execute(q):
+            for r in self.s.connection().execute(q):
                 obs[r.entity_id].append(
                     Observation(
                         r.connector,
@@ -684,7 +721,7 @@ def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
                     .join(Entity, Entity.id == Link.entity_id)
                     .where(SourceRecord.connector == connector, SourceRecord.stream == stream, SourceRecord.source_id.in_(part))
                 )
-            for sid, eid, merged in session.execute(q):
+            for sid, eid, merged in session.connection().execute(q):
                 out[ids[sid]] = _final(session, merged) if merged else eid
     return out
 

@@ -28,7 +28,7 @@ def stage(session: Session, connector: str, stream: str, records: Sequence[Recor
         latest[rec.id] = rec
     if not latest:
         return 0
-    rows = session.execute(
+    rows = session.connection().execute(
         select(SourceRecord.id, SourceRecord.source_id, SourceRecord.hash).where(
             SourceRecord.connector == connector,
             SourceRecord.stream == stream,

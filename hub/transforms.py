@@ -84,9 +84,34 @@ MOBILE: dict[str, bool] = {}  # E.164 -> is a mobile line, filled as numbers are
 MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
-@lru_cache(maxsize=65536)
+_E164: list[dict[tuple[str, str], str]] = [{}, {}]  # (raw text, region) -> E.164: young, old
+_E164_GENERATION = 50_000
+
+
 def to_e164(value: str, region: str) -> str:
-    """Parse a phone number in any common writing to E.164; extensions are dropped."""
+    """Parse a phone number in any common writing to E.164; extensions are dropped.
+
+    Parsing costs tens of microseconds and the hub meets each number several times: an E.164
+    number parsed before (the hub's own value read back, or mapped again on the way out) is
+    known by :data:`MOBILE`, and other writings are kept by raw text in two bounded
+    generations (a full young one becomes the old one; a hit in the old one is brought back).
+    """
+    if value[:1] == "+" and value[1:].isdigit() and value in MOBILE:
+        return value
+    key = (value, region)
+    young, old = _E164
+    found = young.get(key)
+    if found is None:
+        found = old.get(key)
+        if found is None:
+            found = _parse_e164(value, region)
+        if len(young) >= _E164_GENERATION:
+            _E164[:] = [young, old] = [{}, young]
+        young[key] = found
+    return found
+
+
+def _parse_e164(value: str, region: str) -> str:
     text = unicodedata.normalize("NFKC", value).strip()
     text = text.replace("ー", "-").replace("−", "-").replace("‐", "-")
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import json
 import math
 import os
 import re
@@ -114,7 +113,7 @@ class FakeVendor:
     def records(self, stream: str) -> list[dict[str, Any]]:
         """Every record of ``stream`` in vendor shape, oldest id first."""
         with self.lock:
-            return [json.loads(json.dumps(r)) for r in self.table(stream).values()]
+            return [orjson.loads(orjson.dumps(r)) for r in self.table(stream).values()]
 
     def new_id(self) -> str:
         self.state["next_id"] += 1
@@ -232,7 +231,7 @@ class FakeVendor:
         body: Any = None
         if request.content:
             try:
-                body = json.loads(request.content)
+                body = orjson.loads(request.content)
             except ValueError:
                 return self.error(400, "request body is not valid JSON")
         self.bodies.append((request.method, path, body))
@@ -251,7 +250,7 @@ class FakeVendor:
     def json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> httpx.Response:
         return httpx.Response(
             status,
-            content=json.dumps(payload, ensure_ascii=False).encode(),
+            content=orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS),
             headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})},
         )
 

@@ -41,6 +41,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # a sync rewrites the same index pages (identifiers, links, the ledger) chunk after chunk:
+    # checkpointing the WAL into the database every 64 MB instead of every 4 MB copies each hot
+    # page far fewer times
+    cur.execute("PRAGMA wal_autocheckpoint=16384")
     cur.close()
 
 

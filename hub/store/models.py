@@ -51,7 +51,7 @@ class Entity(Base):
     """A canonical entity and its golden record."""
 
     __tablename__ = "entities"
-    __table_args__ = (Index("ix_entities_dirty", "dirty"), Index("ix_entities_type", "type"))
+    __table_args__ = (Index("ix_entities_dirty", "dirty", "type", "id"), Index("ix_entities_type", "type"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
@@ -86,7 +86,7 @@ class Identifier(Base):
 
     __tablename__ = "identifiers"
     __table_args__ = (
-        Index("ix_identifiers_lookup", "entity_type", "kind", "value"),
+        Index("ix_identifiers_lookup", "entity_type", "value", "kind"),
         Index("ix_identifiers_record", "source_record_id"),
     )
 

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, SecretStr
 
 from hub.connector import (
+    DEFAULT_BUDGET,
     distinct_batches,
     DELETE,
     INCREMENTAL,
@@ -54,6 +55,7 @@ from hub.connector import (
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -191,12 +193,13 @@ class HubSpot(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         if not isinstance(settings, HubSpotSettings):  # e.g. built as the base class by a caller
             settings = HubSpotSettings.model_validate(dict(settings))
         super().__init__(settings, instance=instance, transport=transport, budget=budget)
-        self._search_budget = RequestBudget(SEARCH_REQUESTS_PER_SECOND, 1.0)
+        # an unbudgeted connector (``budget: false``, a sandbox fake) is not paced on search either
+        self._search_budget = RequestBudget(SEARCH_REQUESTS_PER_SECOND, 1.0) if self.http.budget else None
 
     # -- Connector API -------------------------------------------------------------------
     @override

@@ -28,6 +28,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from hub import http as hub_http
 from hub.connector import (
+    DEFAULT_BUDGET,
     INCREMENTAL,
     READ,
     TOMBSTONES,
@@ -35,6 +36,7 @@ from hub.connector import (
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -192,7 +194,7 @@ class Zendesk(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         self._credential = ""
         super().__init__(settings, instance=instance, transport=transport, budget=budget)

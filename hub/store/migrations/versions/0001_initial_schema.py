@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:49:47.371224
+Create Date: 2026-11-22 17:54:20.527086
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('entities', schema=None) as batch_op:
-        batch_op.create_index('ix_entities_dirty', ['dirty'], unique=False)
+        batch_op.create_index('ix_entities_dirty', ['dirty', 'type', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_entities_person_id'), ['person_id'], unique=False)
         batch_op.create_index('ix_entities_type', ['type'], unique=False)
 
@@ -83,7 +83,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('identifiers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identifiers_entity_id'), ['entity_id'], unique=False)
-        batch_op.create_index('ix_identifiers_lookup', ['entity_type', 'kind', 'value'], unique=False)
+        batch_op.create_index('ix_identifiers_lookup', ['entity_type', 'value', 'kind'], unique=False)
         batch_op.create_index('ix_identifiers_record', ['source_record_id'], unique=False)
 
     op.create_table('identity_blocks',
