@@ -234,11 +234,20 @@ def split(ctx: RunContext, refs: list[str], *, actor: str, note: str | None = No
             .values(entity_id=new)
         )
     # people, activities and tickets referring to the person keep pointing at the original
-    chunk.affected |= {eid, new}
-    chunk._recompute()
-    chunk._flush_entities()
+    _release(ctx, moved, {eid, new}, chunk)
     bulk_insert(s, AuditLog, [{"at": utcnow(), "actor": actor, "action": "split", "subject": eid, "detail": {"new_entity": new, "records": list(moved), "note": note}}])
     return {"entity_id": eid, "new_entity_id": new, "moved": _describe(ctx, moved)}
+
+
+def _release(ctx: RunContext, rids: tuple[int, ...], eids: set[str], chunk: Chunk | None = None) -> None:
+    """Records held while their link was in review feed and receive their person again."""
+    ctx.session.execute(update(SourceRecord).where(SourceRecord.id.in_(rids), SourceRecord.status == "held").values(status="mapped"))
+    chunk = chunk or Chunk(ctx, "person", [])
+    chunk.affected |= eids
+    chunk._recompute()
+    chunk._flush_entities()
+    # the tools must be brought in line even where the golden record itself did not change
+    ctx.session.execute(update(Entity).where(Entity.id.in_(eids), Entity.merged_into.is_(None)).values(dirty=True))
 
 
 # -- review ------------------------------------------------------------------------------------------
@@ -312,6 +321,7 @@ def decide_review(ctx: RunContext, review_id: int, accept: bool, *, actor: str, 
         moved = (row.evidence or {}).get("record", row.b)
         if accept:
             _decide(ctx, row.a, row.b, "must", actor, note)
+            _release(ctx, (moved,), {find(ctx, a).entity_id})
             result: dict[str, Any] = {"kept_together": [a, b]}
         else:
             result = split(ctx, [_record_ref(ctx, moved)], actor=actor, note=note)

@@ -63,30 +63,10 @@ def identity_keys(entity: str, canonical: dict[str, Any]) -> list[tuple[str, str
                 keys.append(("domain", dom))
         if canonical.get("name"):
             # exact name after folding width and case; tools such as Zendesk keep names unique
-            keys.append(("name", _fold(canonical["name"])[:300]))
+            keys.append(("name", fold_name(canonical["name"])[:300]))
     return keys
 
 
-def _fold(name: Any) -> str:
+def fold_name(name: Any) -> str:
+    """A name compared as written, ignoring width, case and spaces."""
     return unicodedata.normalize("NFKC", str(name or "")).casefold().replace(" ", "")
-
-
-def names_compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Whether two person records could be one person by name (a missing name is no veto).
-
-    Used to keep a phone number from linking two different people (a shared line). Family and
-    given names may be swapped or crammed into one field; equal readings (kana) also agree.
-    """
-    fa, ga, fb, gb = (_fold(x.get(k)) for x in (a, b) for k in ("family_name", "given_name"))
-    if not (fa or ga) or not (fb or gb):
-        return True
-    if {fa + ga, ga + fa} & {fb + gb, gb + fb}:
-        return True
-    ka = _fold(a.get("family_name_kana")) + _fold(a.get("given_name_kana"))
-    kb = _fold(b.get("family_name_kana")) + _fold(b.get("given_name_kana"))
-    if ka and ka == kb and bool(ga) == bool(gb):
-        return True
-    # one side knows only one part of the name: it must match a part of the other side
-    if not (fa and ga) or not (fb and gb):
-        return bool({fa, ga} - {""} & {fb, gb} - {""})
-    return False

@@ -43,6 +43,7 @@ class Src:
     source_id: str
     canonical: dict[str, Any] | None
     deleted: bool
+    status: str = "mapped"  # "held": its link is in review, it neither feeds nor receives
     payload: dict[str, Any] | None = None
     field_ts: dict[str, Any] | None = None
     echo: list[Any] | None = None
@@ -254,6 +255,7 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
                 SourceRecord.source_id,
                 SourceRecord.canonical,
                 SourceRecord.deleted,
+                SourceRecord.status,
             )
             .join(SourceRecord, SourceRecord.id == Link.source_record_id)
             .where(Link.entity_id.in_(part), _in_stream(rt.name, stream.name))
@@ -287,7 +289,7 @@ def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, sm
     for ent in ents:
         golden = ent.data
         srcs = linked.get(ent.id, [])
-        live = [x for x in srcs if not x.deleted]
+        live = [x for x in srcs if not x.deleted and x.status != "held"]
         if ent.deleted:
             if rt.config.delete_policy != "ignore":
                 action = "archive" if rt.config.delete_policy == "archive" else "delete"

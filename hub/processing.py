@@ -21,7 +21,7 @@ from hub.context import RunContext, as_utc, iso
 from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
 from hub.identity.features import extract
-from hub.linker import identity_keys, names_compatible
+from hub.linker import fold_name, identity_keys
 from hub.mapping import parse_ref
 from hub.store.bulk import bulk_insert, bulk_update
 from hub.store.models import (
@@ -29,6 +29,7 @@ from hub.store.models import (
     Entity,
     Identifier,
     IdentityDecision,
+    IdentityReview,
     Ledger,
     Link,
     SourceRecord,
@@ -196,6 +197,7 @@ class Chunk:
         self._link(mapped, ledger)
         if self.entity == "person":
             self._probabilistic(mapped)
+            self._hold()
         self._flush_links_and_rows()
         self._recompute()
         self._flush_entities()
@@ -318,8 +320,8 @@ class Chunk:
                     target = self._canon(eid)
                     if target == current:
                         continue
-                    if kind == "phone" and not names_compatible(canonical, self._golden(target)):
-                        continue  # a shared line (family, company switchboard) is no identity
+                    if kind in ("phone", "email") and self._names_conflict(canonical, target):
+                        continue  # a shared line or mailbox (family, team, switchboard) is no identity
                     cands.setdefault(target, kind)
             if not link:
                 led = ledger.get((row.connector, row.stream, "target:" + row.source_id))
@@ -354,14 +356,21 @@ class Chunk:
             bulk_insert(self.s, Identifier, new_ids)
         lost = {rid: old - set(keys[rid]) for rid, old in before.items() if rid in keys and {k for k in old - set(keys[rid]) if k[0] != "hub"}}
         if lost:
-            self._evidence_gone(lost, keys)
+            self._evidence_gone(lost, keys, {row.id: c for row, c in mapped})
 
-    def _evidence_gone(self, lost: dict[int, set[tuple[str, str]]], keys: dict[int, list[tuple[str, str]]]) -> None:
-        """A record that lost an identifier and shares none with the rest of its entity any more
-        is put before a person (review), never silently split: e-mails change for good reasons."""
+    def _evidence_gone(self, lost: dict[int, set[tuple[str, str]]], keys: dict[int, list[tuple[str, str]]], canon: dict[int, dict[str, Any]]) -> None:
+        """A record whose edit replaced both the identifier that linked it (sharing none with its
+        person any more) and the name is put before a person (review) and held meanwhile.
+
+        A record stays the same record through ordinary edits — a new phone number, a new
+        address — so those flow as usual; only an edit that changes who the record names is
+        doubted, and never split silently: e-mails and names change for good reasons.
+        """
         pairs: list[resolution.Scored] = []
         for rid, gone in lost.items():
             eid = self._canon(self.links[rid][0])
+            if not _renamed(canon[rid], self._golden(eid)):
+                continue
             own = [v for k, v in keys[rid] if k != "hub"]
             others = self.s.execute(
                 select(Link.source_record_id).where(Link.entity_id == eid, Link.source_record_id != rid).order_by(Link.source_record_id)
@@ -378,6 +387,16 @@ class Chunk:
             why = "the identifier that linked it is gone: " + ", ".join(f"{k} {v}" for k, v in sorted(gone) if k != "hub")
             pairs.append(resolution.Scored(min(rid, others[0]), max(rid, others[0]), 0.0, False, {"guard": why, "record": rid}, kind="unlink"))
         self.ctx.report.identity_reviews += resolution.queue_reviews(self.s, pairs)
+
+    def _hold(self) -> None:
+        """Records whose link waits for a person ("does this record still belong?") neither feed
+        their person's golden record nor receive it, so that neither side's data spreads to the
+        other before the decision — however often the record is read again meanwhile."""
+        q = select(IdentityReview.evidence).where(IdentityReview.status == "open", IdentityReview.kind == "unlink")
+        held = {(ev or {}).get("record") for ev in self.s.execute(q).scalars()}
+        for row in self.rows:
+            if row.id in held and row.status == "mapped":
+                row.status = "held"
 
     # -- manual decisions and the probabilistic layer -----------------------------------------
     @property
@@ -456,6 +475,13 @@ class Chunk:
         """Sort key: the older entity survives a merge (SQLite hands back naive UTC times)."""
         ent = self._entity(eid)
         return (as_utc(ent.created_at) if ent else None) or utcnow(), eid
+
+    def _names_conflict(self, canonical: dict[str, Any], eid: str) -> bool:
+        """Whether the record's names say it is not the person ``eid`` (one e-mail or mobile ->
+        at most one person: the identity layer's guard, kana/romaji/variant kanji aware)."""
+        if "resolver_config" not in self.ctx.memo:
+            self.ctx.memo["resolver_config"] = resolution.resolver_config(self.ctx.config.identity, self.ctx.config.default_region)
+        return resolution.names_conflict(canonical, self._golden(eid), self.ctx.memo["resolver_config"])
 
     def _golden(self, eid: str) -> dict[str, Any]:
         ent = self._entity(eid)
@@ -583,7 +609,7 @@ class Chunk:
                     SourceRecord.retracted,
                 )
                 .join(SourceRecord, SourceRecord.id == Link.source_record_id)
-                .where(Link.entity_id.in_(part))
+                .where(Link.entity_id.in_(part), SourceRecord.status != "held")
             )
             for r in self.s.connection().execute(q):
                 obs[r.entity_id].append(
@@ -634,6 +660,13 @@ class Chunk:
                 }
                 for name, p in golden.provenance.items()
             }
+
+
+def _renamed(record: dict[str, Any], golden: dict[str, Any]) -> bool:
+    """Whether a person record now names someone other than its person's golden record does."""
+    mine = {fold_name(record.get(k)) for k in ("family_name", "given_name")} - {""}
+    theirs = {fold_name(golden.get(k)) for k in ("family_name", "given_name")} - {""}
+    return bool(mine and theirs and mine != theirs)
 
 
 def _same(new: dict[str, Any], old: dict[str, Any] | None) -> bool:

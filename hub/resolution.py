@@ -21,6 +21,7 @@ It knows the store and canonical records, never connectors.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session
 from hub.identity import MatchModel, ResolverConfig, resolve
 from hub.identity.blocking import KINDS
 from hub.identity.compare import compare
+from hub.identity.deterministic import incompatible_pairs
 from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW
 from hub.identity.table import FeatureTable
@@ -211,6 +213,34 @@ def contradiction(a: Features, b: Features) -> str | None:
     if a.org and b.org and not a.org.startswith("id:") and not b.org.startswith("id:") and a.org != b.org:
         return "different companies, and no personal e-mail or mobile in common"
     return None
+
+
+def names_conflict(a: dict[str, Any], b: dict[str, Any], config: ResolverConfig) -> bool:
+    """Whether two person records' names say they are different people.
+
+    The guard of the deterministic layer (:func:`hub.identity.deterministic.incompatible_pairs`):
+    an e-mail or mobile carried by people with incompatible names is a family's or a team's,
+    not an identifier. Kana, romaji, variant kanji, swapped order, initials and a changed family
+    name (marriage) stay compatible; a missing name never conflicts.
+    """
+    if _kanji_only(a) and not _has_kanji(b) or _kanji_only(b) and not _has_kanji(a):
+        return False  # 山田 太郎 with no reading beside ヤマダ タロウ: nothing says they differ
+    table = FeatureTable()
+    ra = table.append(extract({**a, "record_id": "a"}, config))
+    rb = table.append(extract({**b, "record_id": "b"}, config))
+    return bool(incompatible_pairs(table, [(ra, rb)]))
+
+
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _has_kanji(rec: dict[str, Any]) -> bool:
+    return any(_KANJI.search(str(rec.get(k) or "")) for k in ("family_name", "given_name"))
+
+
+def _kanji_only(rec: dict[str, Any]) -> bool:
+    """Names in kanji without their kana reading: comparable only with other kanji."""
+    return _has_kanji(rec) and not (rec.get("family_name_kana") or rec.get("given_name_kana"))
 
 
 def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any]) -> Scored:

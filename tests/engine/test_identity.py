@@ -98,10 +98,16 @@ def test_a_record_that_loses_its_link_is_put_before_a_person_not_split(hub: Hub)
     hub.sync()
     assert _people(hub) == 1
     # the e-mail was a typo on someone else's record: the only evidence is gone
+    hub.zendesk.advance_clock(5)  # Zendesk keeps whole seconds: the change must be visibly later
     hub.zendesk.update("users", zd, {"email": "hanako.kato@d.example.jp", "name": "加藤 花子"})
     report = hub.sync()
     assert report.identity_reviews == 1
     assert _people(hub) == 1  # nothing is split behind the admin's back
+    # ... and nothing spreads either way while the question is open, however often it syncs
+    for _ in range(2):
+        assert hub.sync().writes == 0
+    assert [c["properties"]["email"] for c in hub.hubspot.records("contacts")] == ["hanako@c.example.jp"]
+    assert [u["email"] for u in hub.zendesk.records("users")] == ["hanako.kato@d.example.jp"]
     with hub.engine.manual() as ctx:
         [pair] = decisions.reviews(ctx)
     assert pair["kind"] == "unlink" and "email hanako@c.example.jp" in pair["evidence"]["guard"]
@@ -112,7 +118,36 @@ def test_a_record_that_loses_its_link_is_put_before_a_person_not_split(hub: Hub)
     assert _people(hub) == 2
     hub.sync()
     assert sorted(u["email"] for u in hub.zendesk.records("users")) == ["hanako.kato@d.example.jp", "hanako@c.example.jp"]
+    assert sorted(c["properties"]["email"] for c in hub.hubspot.records("contacts")) == ["hanako.kato@d.example.jp", "hanako@c.example.jp"]
+    assert hub.sync().writes == 0
     assert hs
+
+
+def test_accepting_an_unlink_question_lets_the_change_flow(hub: Hub) -> None:
+    hub.hubspot.insert("contacts", {"firstname": "花子", "lastname": "佐藤", "email": "hanako@c.example.jp"})
+    zd = hub.zendesk.insert("users", {"name": "佐藤 花子", "email": "hanako@c.example.jp"})
+    hub.sync()
+    hub.zendesk.advance_clock(5)  # Zendesk keeps whole seconds: the change must be visibly later
+    hub.zendesk.update("users", zd, {"email": "hanako.kato@d.example.jp", "name": "加藤 花子"})  # married
+    hub.sync()
+    with hub.engine.manual() as ctx:
+        [pair] = decisions.reviews(ctx)
+        assert decisions.decide_review(ctx, pair["id"], True, actor="dana")["kept_together"]
+    hub.sync()
+    [contact] = hub.hubspot.records("contacts")
+    assert contact["properties"]["lastname"] == "加藤" and contact["properties"]["email"] == "hanako.kato@d.example.jp"
+    assert _people(hub) == 1
+    assert hub.sync().writes == 0
+
+
+def test_a_family_mailbox_links_no_one(hub: Hub) -> None:
+    hub.hubspot.insert("contacts", {"firstname": "太郎", "lastname": "山田", "email": "yamada-ke@example.jp"})
+    hub.zendesk.insert("users", {"name": "山田 花子", "email": "yamada-ke@example.jp"})
+    report = hub.sync()
+    assert _people(hub) == 2  # one e-mail, two names: a family's mailbox, not an identifier
+    # neither tool can hold the other with the same address: said, not overwritten
+    assert report.dead_letters == 2
+    assert [u["name"] for u in hub.zendesk.records("users")] == ["山田 花子"]
 
 
 def _demo_world(h: Hub, n: int = 300, seed: int = 0) -> demo_data.DemoData:
