@@ -20,7 +20,6 @@ from hub import resolution
 from hub.context import RunContext, as_utc, iso
 from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
-from hub.identity.features import extract
 from hub.linker import fold_name, identity_keys
 from hub.mapping import parse_ref
 from hub.store.bulk import bulk_insert, bulk_update
@@ -434,7 +433,7 @@ class Chunk:
         return any(self._entity_of_record(y) == b for x in mine for y in cannot[x])
 
     def _probabilistic(self, mapped: list[tuple[Row, dict[str, Any]]]) -> None:
-        """Key the chunk's people for the match model and, once one is trained, score them."""
+        """Once a match model is trained, key the chunk's people and score them against the store."""
         ident = self.ctx.config.identity
         if not ident.probabilistic or not mapped:
             return
@@ -442,10 +441,9 @@ class Chunk:
         if "identity_model" not in self.ctx.memo:
             self.ctx.memo["identity_model"] = resolution.load_model(self.s)
         model = self.ctx.memo["identity_model"]
+        if model is None:
+            return  # not trained yet: the first training keys and scores everyone
         rows = [(row.id, None if row.deleted else resolution.record_of(row.id, canonical, row.echo)) for row, canonical in mapped]
-        if model is None:  # not trained yet: keep the keys, the first training scores everyone
-            resolution.write_keys(self.s, [(rid, None if r is None else extract(r, config)) for rid, r in rows])
-            return
         self.apply(resolution.score(self.s, model, config, rows))
 
     def apply(self, pairs: list[resolution.Scored]) -> None:

@@ -37,6 +37,7 @@ from hub.identity.deterministic import incompatible_pairs
 from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW
 from hub.identity.table import FeatureTable
+from hub.linker import fold_name
 from hub.store.bulk import bulk_insert
 from hub.store.models import (
     Entity,
@@ -172,24 +173,36 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
         cannot_link=[(str(a), str(b)) for a, b in cannot],
     )
     session.add(IdentityModel(entity_type="person", n_records=len(records), model=result.model.to_dict(), created_at=utcnow()))
-    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
-    write_keys(session, [(rid, extract(r, config)) for rid, r in records if rid not in keyed])
     by_id = dict(records)
+    feats: dict[int, Features] = {}
+
+    def features(rid: int) -> Features:
+        if rid not in feats:
+            feats[rid] = extract(by_id[rid], config)
+        return feats[rid]
+
+    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
+    write_keys(session, [(rid, features(rid)) for rid, _ in records if rid not in keyed])
     out: list[Scored] = []
     review = [(int(r.a), int(r.b), r.probability) for r in result.review]
     for lk in result.links():
         if lk.rule != "probabilistic":
             continue
         a, b = int(lk.a), int(lk.b)
-        if contradiction(extract(by_id[a], config), extract(by_id[b], config)):
+        if contradiction(features(a), features(b)):
             review.append((a, b, lk.probability))
         else:
             out.append(_scored(a, b, lk.probability, True, {}))
-    for a, b, p in review:
-        evidence = explain_pair(result.model, config, by_id[a], by_id[b])
-        if why := contradiction(extract(by_id[a], config), extract(by_id[b], config)):
-            evidence["guard"] = why
-        out.append(_scored(a, b, p, False, evidence))
+    if review:  # their evidence, compared in one go
+        rids = sorted({r for a, b, _ in review for r in (a, b)})
+        table = FeatureTable(capacity=len(rids))
+        row = {rid: table.append(features(rid)) for rid in rids}
+        levels = compare(table, np.array([row[a] for a, _, _ in review]), np.array([row[b] for _, b, _ in review]))
+        for i, (a, b, p) in enumerate(review):
+            evidence = result.model.explain(table, levels, i)
+            if why := contradiction(features(a), features(b)):
+                evidence["guard"] = why
+            out.append(_scored(a, b, p, False, evidence))
     return result.model, out
 
 
@@ -223,9 +236,13 @@ def names_conflict(a: dict[str, Any], b: dict[str, Any], config: ResolverConfig)
     not an identifier. Kana, romaji, variant kanji, swapped order, initials and a changed family
     name (marriage) stay compatible; a missing name never conflicts.
     """
+    na = fold_name(a.get("family_name")), fold_name(a.get("given_name"))
+    nb = fold_name(b.get("family_name")), fold_name(b.get("given_name"))
+    if not any(na) or not any(nb) or na == nb or na == nb[::-1]:
+        return False  # written the same (or not at all): nothing to weigh
     if _kanji_only(a) and not _has_kanji(b) or _kanji_only(b) and not _has_kanji(a):
         return False  # 山田 太郎 with no reading beside ヤマダ タロウ: nothing says they differ
-    table = FeatureTable()
+    table = FeatureTable(capacity=2)
     ra = table.append(extract({**a, "record_id": "a"}, config))
     rb = table.append(extract({**b, "record_id": "b"}, config))
     return bool(incompatible_pairs(table, [(ra, rb)]))
@@ -287,7 +304,7 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
         for rid, c, echo in session.execute(q):
             if c:
                 feats[rid] = extract(record_of(rid, c, echo), config)
-    table = FeatureTable()
+    table = FeatureTable(capacity=len(feats))
     row = {rid: table.append(f) for rid, f in feats.items() if f is not None}
     todo = sorted(p for p in pairs if p[0] in row and p[1] in row)
     if not todo:
@@ -307,7 +324,7 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
 
 def explain_pair(model: MatchModel, config: ResolverConfig, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Per-field levels and weights of one pair (:func:`record_of` dicts) under ``model``."""
-    table = FeatureTable()
+    table = FeatureTable(capacity=2)
     ra = table.append(extract(a, config))
     rb = table.append(extract(b, config))
     levels = compare(table, np.array([ra]), np.array([rb]))

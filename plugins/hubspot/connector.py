@@ -316,12 +316,14 @@ class HubSpot(Connector):
         after = state.get("after")
         wanted = self._properties(spec.name)
         assoc = ASSOCIATIONS.get(spec.name)
+        at_start: list[str] = []  # read already, modified in the very millisecond the next read starts from
         while True:
             body = self._list(spec.name, wanted, after=after, archived=False, associations=assoc.to if assoc else None)
             records = [self._record(spec, o, wanted) for o in body.get("results", [])]
+            at_start.extend(r.id for r in records if r.updated_at is not None and _iso(r.updated_at) == started)
             after = _next_after(body)
             if not after:
-                yield Page(records, {"since": started, "seen": []})
+                yield Page(records, {"since": started, "seen": sorted(at_start)})
                 return
             yield Page(records, {"phase": "full", "after": after, "started": started})
 
