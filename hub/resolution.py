@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,8 +137,9 @@ def load_model(session: Session, entity: str = "person") -> MatchModel | None:
     return MatchModel.from_dict(row) if row else None
 
 
-def person_records(session: Session) -> list[tuple[int, dict[str, Any]]]:
-    """Every live, mapped person source record: (record id, what the resolver reads)."""
+def person_records(session: Session, only: Sequence[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Every live, mapped person source record (or those of ``only``): (record id, what the
+    resolver reads), streamed so that a large store never sits in memory as dicts."""
     q = (
         select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo)
         .join(Link, Link.source_record_id == SourceRecord.id)
@@ -146,7 +147,11 @@ def person_records(session: Session) -> list[tuple[int, dict[str, Any]]]:
         .where(Entity.type == "person", SourceRecord.deleted.is_(False), SourceRecord.canonical.is_not(None))
         .order_by(SourceRecord.id)
     )
-    return [(rid, record_of(rid, c, echo)) for rid, c, echo in session.execute(q) if c]
+    parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in _chunks(sorted(only))]
+    for part in parts:
+        for rid, c, echo in session.execute(part.execution_options(yield_per=2000)):
+            if c:
+                yield rid, record_of(rid, c, echo)
 
 
 def decisions(session: Session, entity: str = "person") -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -164,16 +169,25 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
     The pairs returned are the probabilistic links the batch clustering kept and the pairs for
     review (manual decisions honoured); keys for every record are (re)written.
     """
-    records = person_records(session)
     must, cannot = decisions(session)
     result = resolve(
-        (r for _, r in records),
+        (r for _, r in person_records(session)),
         config,
         must_link=[(str(a), str(b)) for a, b in must],
         cannot_link=[(str(a), str(b)) for a, b in cannot],
     )
-    session.add(IdentityModel(entity_type="person", n_records=len(records), model=result.model.to_dict(), created_at=utcnow()))
-    by_id = dict(records)
+    rids = [int(r) for r in result.entity_of]
+    model = result.model
+    links = [lk for lk in result.links() if lk.rule == "probabilistic"]
+    review = [(int(r.a), int(r.b), r.probability) for r in result.review]
+    del result  # its feature table is the big part of a training's memory
+    session.add(IdentityModel(entity_type="person", n_records=len(rids), model=model.to_dict(), created_at=utcnow()))
+    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
+    todo = [rid for rid in rids if rid not in keyed]
+    for i in range(0, len(todo), 5000):  # in slices: features of a whole store would not fit
+        write_keys(session, [(rid, extract(r, config)) for rid, r in person_records(session, todo[i : i + 5000])])
+    needed = {int(x) for lk in links for x in (lk.a, lk.b)} | {x for a, b, _ in review for x in (a, b)}
+    by_id = dict(person_records(session, sorted(needed)))
     feats: dict[int, Features] = {}
 
     def features(rid: int) -> Features:
@@ -181,13 +195,8 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
             feats[rid] = extract(by_id[rid], config)
         return feats[rid]
 
-    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
-    write_keys(session, [(rid, features(rid)) for rid, _ in records if rid not in keyed])
     out: list[Scored] = []
-    review = [(int(r.a), int(r.b), r.probability) for r in result.review]
-    for lk in result.links():
-        if lk.rule != "probabilistic":
-            continue
+    for lk in links:
         a, b = int(lk.a), int(lk.b)
         if contradiction(features(a), features(b)):
             review.append((a, b, lk.probability))
@@ -199,11 +208,11 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
         row = {rid: table.append(features(rid)) for rid in rids}
         levels = compare(table, np.array([row[a] for a, _, _ in review]), np.array([row[b] for _, b, _ in review]))
         for i, (a, b, p) in enumerate(review):
-            evidence = result.model.explain(table, levels, i)
+            evidence = model.explain(table, levels, i)
             if why := contradiction(features(a), features(b)):
                 evidence["guard"] = why
             out.append(_scored(a, b, p, False, evidence))
-    return result.model, out
+    return model, out
 
 
 def contradiction(a: Features, b: Features) -> str | None:
