@@ -147,6 +147,8 @@ def person_records(session: Session, only: Sequence[int] | None = None) -> Itera
         .where(Entity.type == "person", SourceRecord.deleted.is_(False), SourceRecord.canonical.is_not(None))
         .order_by(SourceRecord.id)
     )
+    if only is not None:  # by primary key: a join per slice would make SQLite walk the store each time
+        q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.deleted.is_(False))
     parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in _chunks(sorted(only))]
     for part in parts:
         for rid, c, echo in session.execute(part.execution_options(yield_per=2000)):
