@@ -578,20 +578,7 @@ class Chunk:
             q = select(Link.entity_id, func.count()).where(Link.entity_id.in_(part)).group_by(Link.entity_id)
             fresh.update(eid for eid, n in self.s.connection().execute(q) if n == len(mem[eid]))
         for eid in fresh:
-            obs[eid] = [
-                Observation(
-                    row.connector,
-                    row.stream,
-                    row.source_id,
-                    {k: v for k, v in (row.canonical or {}).items() if k != "id"},
-                    row.field_ts or {},
-                    frozenset(row.echo or ()),
-                    iso(row.source_updated_at),
-                    row.deleted,
-                    row.retracted or {},
-                )
-                for row in mem[eid]
-            ]
+            obs[eid] = [_observation(row) for row in mem[eid]]
         for part in _chunks([e for e in eids if e not in fresh]):
             q = (
                 select(
@@ -610,19 +597,7 @@ class Chunk:
                 .where(Link.entity_id.in_(part), SourceRecord.status != "held")
             )
             for r in self.s.connection().execute(q):
-                obs[r.entity_id].append(
-                    Observation(
-                        r.connector,
-                        r.stream,
-                        r.source_id,
-                        {k: v for k, v in (r.canonical or {}).items() if k != "id"},
-                        r.field_ts or {},
-                        frozenset(r.echo or ()),
-                        iso(r.source_updated_at),
-                        r.deleted,
-                        r.retracted or {},
-                    )
-                )
+                obs[r.entity_id].append(_observation(r))
         policy = self.ctx.config.conflict_policy.priority
         goldens = {eid: resolve(self.entity, obs[eid], policy) for eid in eids}
         refs = resolve_refs(self.s, {v for g in goldens.values() for v in g.data.values() if isinstance(v, str) and v.startswith("@")})
@@ -658,6 +633,21 @@ class Chunk:
                 }
                 for name, p in golden.provenance.items()
             }
+
+
+def _observation(r: Any) -> Observation:
+    """What one source record (a chunk row or a stored row: the same columns) says for the golden record."""
+    return Observation(
+        r.connector,
+        r.stream,
+        r.source_id,
+        {k: v for k, v in (r.canonical or {}).items() if k != "id"},
+        r.field_ts or {},
+        frozenset(r.echo or ()),
+        iso(r.source_updated_at),
+        r.deleted,
+        r.retracted or {},
+    )
 
 
 def _renamed(record: dict[str, Any], golden: dict[str, Any]) -> bool:
