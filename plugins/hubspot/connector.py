@@ -46,7 +46,6 @@ from pydantic import Field, SecretStr
 
 from hub.connector import (
     DEFAULT_BUDGET,
-    distinct_batches,
     DELETE,
     INCREMENTAL,
     READ,
@@ -65,11 +64,11 @@ from hub.connector import (
     TimestampCheckpoint,
     WriteOp,
     WriteResult,
+    distinct_batches,
+    override,
 )
 from hub.errors import AuthError, ConfigError, ConnectorError, VendorError
 from hub.http import RequestBudget
-
-from hub.connector import override
 
 if TYPE_CHECKING:
     import httpx

@@ -57,10 +57,17 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from hub.connector import (
-    distinct_batches,
+    DEFAULT_BUDGET,
     DELETE,
     INCREMENTAL,
     READ,
@@ -68,6 +75,7 @@ from hub.connector import (
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -77,10 +85,16 @@ from hub.connector import (
     TimestampCheckpoint,
     WriteOp,
     WriteResult,
+    distinct_batches,
+    override,
 )
-from hub.errors import AuthError, ConfigError, ConnectorError, RetriableError, VendorError
-
-from hub.connector import override
+from hub.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RetriableError,
+    VendorError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -256,7 +270,7 @@ class Kintone(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         settings_class = type(self).Settings
         if not isinstance(settings, settings_class):  # e.g. built as the base class by a caller

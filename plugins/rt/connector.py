@@ -52,13 +52,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from hub import http as hub_http
 from hub.connector import (
+    DEFAULT_BUDGET,
     INCREMENTAL,
     READ,
     UPSERT,
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -69,8 +72,13 @@ from hub.connector import (
     WriteResult,
     override,
 )
-from hub import http as hub_http
-from hub.errors import AuthError, ConfigError, ConnectorError, RetriableError, VendorError
+from hub.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RetriableError,
+    VendorError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -224,7 +232,7 @@ class RT(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         super().__init__(settings, instance=instance, transport=transport, budget=budget)
         self._offset: Any = self._NOT_MEASURED  # RT's TicketSQL UTC offset, once measured

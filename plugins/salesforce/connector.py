@@ -64,7 +64,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from hub import http as hub_http
 from hub.connector import (
-    distinct_batches,
+    DEFAULT_BUDGET,
     DELETE,
     INCREMENTAL,
     READ,
@@ -73,6 +73,7 @@ from hub.connector import (
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -81,12 +82,18 @@ from hub.connector import (
     TimestampCheckpoint,
     WriteOp,
     WriteResult,
+    distinct_batches,
+    override,
 )
-from hub.errors import AuthError, ConfigError, ConnectorError, RateLimitedError, VendorError
+from hub.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RateLimitedError,
+    VendorError,
+)
 from hub.http import HttpClient, RequestBudget
 from hub.transforms import to_bool
-
-from hub.connector import override
 
 if TYPE_CHECKING:
     import httpx
@@ -226,7 +233,7 @@ class Salesforce(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         if not isinstance(settings, SalesforceSettings):
             settings = SalesforceSettings.model_validate(dict(settings))

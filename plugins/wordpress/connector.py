@@ -42,12 +42,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from hub.connector import (
+    DEFAULT_BUDGET,
     INCREMENTAL,
     READ,
     UPSERT,
     CheckResult,
     Connector,
     ConnectorSettings,
+    DefaultBudget,
     FieldInfo,
     Kind,
     Page,
@@ -57,7 +59,13 @@ from hub.connector import (
     WriteOp,
     WriteResult,
 )
-from hub.errors import AuthError, ConfigError, ConnectorError, RetriableError, VendorError
+from hub.errors import (
+    AuthError,
+    ConfigError,
+    ConnectorError,
+    RetriableError,
+    VendorError,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -175,7 +183,7 @@ class WordPress(Connector):
         *,
         instance: str | None = None,
         transport: httpx.BaseTransport | None = None,
-        budget: RequestBudget | None = None,
+        budget: RequestBudget | DefaultBudget | None = DEFAULT_BUDGET,
     ) -> None:
         if not isinstance(settings, WordPressSettings):
             settings = WordPressSettings.model_validate(dict(settings))

@@ -627,3 +627,10 @@ def test_the_fake_served_by_uvicorn_answers_real_http(fake: FakeKintone, served:
         conn.close()
     with httpx.Client(base_url=served) as anonymous:
         assert anonymous.get("/k/v1/records.json", params={"app": 12}).status_code == 401
+
+
+def test_built_directly_it_keeps_the_published_limit_and_none_means_none() -> None:
+    fake = FakeKintone()
+    assert connect(fake).http.budget is not None  # kintone publishes 10,000 requests a day
+    settings = Kintone.Settings(**sandbox_settings(fake))
+    assert Kintone(settings, transport=fake.transport(), budget=None).http.budget is None
