@@ -14,10 +14,10 @@ from hub.connector import Stream, WriteOp, WriteResult
 from hub.context import RunContext, iso
 from hub.errors import ConnectorError, MassDeleteError, RecordError
 from hub.mapping import StreamMap
-from hub.processing import _chunks, resolve_refs
+from hub.processing import resolve_refs
 from hub.report import PlannedOp
 from hub.runtime import ENTITY_ORDER, Runtime
-from hub.store.bulk import bulk_insert, bulk_update
+from hub.store.bulk import bulk_insert, bulk_update, chunks
 from hub.store.models import Entity, Identifier, Ledger, Link, SourceRecord, utcnow
 from schemas.canonical import LIFECYCLE_ORDER, DealStage
 
@@ -214,7 +214,7 @@ class _Outbox:
         if ctx.plan or not ctx.all_connectors or ctx.failed_connectors:
             self.clean.clear()
             return
-        for part in _chunks(self.clean):
+        for part in chunks(self.clean):
             ctx.session.execute(update(Entity).where(Entity.id.in_(part)).values(dirty=False))
         self.clean.clear()
 
@@ -247,7 +247,7 @@ def _in_stream(connector: str, *streams: str) -> ColumnElement[bool]:
 def _build_ops(ctx: RunContext, ents: list[Ent], rt: Runtime, stream: Stream, smap: StreamMap) -> list[Op]:
     s = ctx.session
     linked: dict[str, list[Src]] = defaultdict(list)
-    for part in _chunks([e.id for e in ents]):
+    for part in chunks([e.id for e in ents]):
         q = (
             select(
                 Link.entity_id,
@@ -322,7 +322,7 @@ def _emails_held(ctx: RunContext, rt: Runtime, stream: Stream, ents: list[Ent]) 
     people about to be created here, where that record belongs to someone else."""
     wanted = sorted({e["address"] for ent in ents for e in ent.data.get("emails") or () if isinstance(e, dict) and e.get("address")})
     out: dict[str, tuple[str, str]] = {}
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         q = (
             select(Identifier.value, SourceRecord.source_id, Identifier.entity_id)
             .join(SourceRecord, SourceRecord.id == Identifier.source_record_id)
@@ -373,7 +373,7 @@ def _ref_resolves(smap: StreamMap, path: str, golden: dict[str, Any], lookup: An
 def _linked_elsewhere(ctx: RunContext, rt: Runtime, streams: list[str], ents: list[Ent]) -> set[str]:
     """Entities that already have a live record in another stream of this tool."""
     out: set[str] = set()
-    for part in _chunks([e.id for e in ents]):
+    for part in chunks([e.id for e in ents]):
         q = (
             select(Link.entity_id)
             .join(SourceRecord, SourceRecord.id == Link.source_record_id)
@@ -392,7 +392,7 @@ def _vendor_ids(ctx: RunContext, rt: Runtime, ref_fields: list[Any], ents: list[
     out: dict[tuple[str, str], str] = {}
     for f in ref_fields:
         eids = sorted({v for e in ents if isinstance(v := paths.get(e.data, f.canonical[0]), str)})
-        for part in _chunks(eids):
+        for part in chunks(eids):
             q = (
                 select(Link.entity_id, SourceRecord.source_id)
                 .join(SourceRecord, SourceRecord.id == Link.source_record_id)
@@ -484,19 +484,19 @@ def _load_written(ctx: RunContext, ops: list[Op]) -> None:
     """Load what only a write needs: the payload, field timestamps and echoes of the records
     written and the provenance of their entities (most records diffed need no write)."""
     srcs = {op.src.id: op.src for op in ops if op.src is not None and op.src.payload is None}
-    for part in _chunks(sorted(srcs)):
+    for part in chunks(sorted(srcs)):
         q = select(SourceRecord.id, SourceRecord.payload, SourceRecord.field_ts, SourceRecord.echo).where(SourceRecord.id.in_(part))
         for rid, payload, field_ts, echo in ctx.session.connection().execute(q):
             srcs[rid].payload, srcs[rid].field_ts, srcs[rid].echo = payload, field_ts, echo
     ents = {op.entity.id: op.entity for op in ops if op.entity.provenance is None}
-    for part in _chunks(sorted(ents)):
+    for part in chunks(sorted(ents)):
         for eid, provenance in ctx.session.connection().execute(select(Entity.id, Entity.provenance).where(Entity.id.in_(part))):
             ents[eid].provenance = provenance
 
 
 def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for part in _chunks(sorted({op.entity.id for op in ops})):
+    for part in chunks(sorted({op.entity.id for op in ops})):
         q = select(Ledger.entity_id, Ledger.target_id, Ledger.expected).where(
             Ledger.connector == rt.name, Ledger.stream == stream.name, Ledger.entity_id.in_(part)
         )
@@ -514,7 +514,7 @@ class _Recorder:
         s = self.ctx.session
         created = [str(res.target_id) for op, res in zip(batch, results, strict=True) if op.src is None and res.ok and res.target_id]
         known: dict[str, Src] = {}
-        for part in _chunks(created):
+        for part in chunks(created):
             q = select(
                 SourceRecord.id, SourceRecord.source_id, SourceRecord.canonical, SourceRecord.deleted,
                 SourceRecord.payload, SourceRecord.field_ts, SourceRecord.echo,

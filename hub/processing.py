@@ -22,7 +22,7 @@ from hub.errors import RecordError
 from hub.golden import Observation, item_key, resolve
 from hub.linker import fold_name, identity_keys
 from hub.mapping import parse_ref
-from hub.store.bulk import bulk_insert, bulk_update
+from hub.store.bulk import bulk_insert, bulk_update, chunks
 from hub.store.models import (
     AuditLog,
     Entity,
@@ -35,8 +35,6 @@ from hub.store.models import (
     utcnow,
 )
 from schemas.canonical import ENTITIES
-
-IN_CHUNK = 500  # keep IN (...) lists well under every database's parameter limit
 
 ROW_COLUMNS = (
     SourceRecord.id,
@@ -51,11 +49,6 @@ ROW_COLUMNS = (
     SourceRecord.echo,
     SourceRecord.retracted,
 )
-
-
-def _chunks(items: list[Any], n: int = IN_CHUNK) -> Iterable[list[Any]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
 
 
 def process_pending(ctx: RunContext, entity: str, pairs: list[tuple[str, str]]) -> None:
@@ -166,7 +159,7 @@ class Chunk:
     # -- orchestration -------------------------------------------------------------------
     def run(self) -> None:
         ids = [r.id for r in self.rows]
-        for part in _chunks(ids):
+        for part in chunks(ids):
             q = select(Link.source_record_id, Link.entity_id, Link.rule).where(Link.source_record_id.in_(part))
             for rid, eid, rule in self.s.execute(q):
                 self.links[rid] = [eid, rule]
@@ -230,11 +223,11 @@ class Chunk:
             scope = (Ledger.connector == connector, Ledger.stream == stream)
             mine = [r for r in todo if (r.connector, r.stream) == (connector, stream)]
             eids = sorted({self.links[r.id][0] for r in mine if r.id in self.links} | hub_keys)
-            for part in _chunks(eids):
+            for part in chunks(eids):
                 for led in self.s.connection().execute(select(*cols).where(*scope, Ledger.entity_id.in_(part))):
                     out[(led.connector, led.stream, led.entity_id)] = led
             targets = sorted({r.source_id for r in mine if r.id not in self.links})
-            for part in _chunks(targets):
+            for part in chunks(targets):
                 for led in self.s.connection().execute(select(*cols).where(*scope, Ledger.target_id.in_(part))):
                     out[(led.connector, led.stream, "target:" + str(led.target_id))] = led
         return out
@@ -247,7 +240,7 @@ class Chunk:
         cols = (Entity.id, Entity.type, Entity.data, Entity.merged_into, Entity.deleted, Entity.version, Entity.created_at)
         while todo:
             found = []
-            for part in _chunks(todo):
+            for part in chunks(todo):
                 found.extend(self.s.connection().execute(select(*cols).where(Entity.id.in_(part))))
             for r in found:
                 self.entities[r.id] = Ent(r.id, r.type, r.data, r.merged_into, r.deleted, r.version, r.created_at)
@@ -283,7 +276,7 @@ class Chunk:
         keys = {row.id: identity_keys(self.entity, c) for row, c in mapped if not row.deleted}
         index: dict[tuple[str, str], set[str]] = defaultdict(set)
         values = sorted({v for ks in keys.values() for k, v in ks if k != "hub"})
-        for part in _chunks(values):
+        for part in chunks(values):
             q = select(Identifier.kind, Identifier.value, Identifier.entity_id).where(
                 Identifier.entity_type == self.entity, Identifier.value.in_(part)
             )
@@ -296,10 +289,10 @@ class Chunk:
         self._preload(wanted)
         ids = [row.id for row, _ in mapped]
         before: dict[int, set[tuple[str, str]]] = defaultdict(set)  # identifiers of linked records
-        for part in _chunks([i for i in ids if i in self.links]):
+        for part in chunks([i for i in ids if i in self.links]):
             for rid, kind, value in self.s.execute(select(Identifier.source_record_id, Identifier.kind, Identifier.value).where(Identifier.source_record_id.in_(part))):
                 before[rid].add((kind, value))
-        for part in _chunks(ids):
+        for part in chunks(ids):
             self.s.execute(delete(Identifier).where(Identifier.source_record_id.in_(part)))
         new_ids: list[dict[str, Any]] = []
         for row, canonical in mapped:
@@ -408,7 +401,7 @@ class Chunk:
                 self._cannot.setdefault(a, set()).add(b)
                 self._cannot.setdefault(b, set()).add(a)
             rids = sorted(self._cannot)
-            for part in _chunks(rids):
+            for part in chunks(rids):
                 self._rid_entity.update(self._links_of(part))
         return self._cannot
 
@@ -452,7 +445,7 @@ class Chunk:
         if not pairs:
             return
         rids = sorted({r for p in pairs for r in (p.a, p.b)} - set(self.links))
-        for part in _chunks(rids):
+        for part in chunks(rids):
             self._rid_entity.update(self._links_of(part))
         self._preload(set(self._rid_entity.values()))
         review: list[resolution.Scored] = []
@@ -574,12 +567,12 @@ class Chunk:
                 if link is not None and (ent := self.entities.get(eid := self._canon(link[0]))) is not None and ent.fresh:
                     mem[eid].append(row)
         fresh: set[str] = set()
-        for part in _chunks(sorted(mem)):
+        for part in chunks(sorted(mem)):
             q = select(Link.entity_id, func.count()).where(Link.entity_id.in_(part)).group_by(Link.entity_id)
             fresh.update(eid for eid, n in self.s.connection().execute(q) if n == len(mem[eid]))
         for eid in fresh:
             obs[eid] = [_observation(row) for row in mem[eid]]
-        for part in _chunks([e for e in eids if e not in fresh]):
+        for part in chunks([e for e in eids if e not in fresh]):
             q = (
                 select(
                     Link.entity_id,
@@ -728,7 +721,7 @@ def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
             by_cs[(parsed[0], parsed[1])][parsed[2]] = ref
     out: dict[str, str] = {}
     for (connector, stream), ids in by_cs.items():
-        for part in _chunks(sorted(ids)):
+        for part in chunks(sorted(ids)):
             if not connector:  # an identity reference: stream is the identifier kind
                 q = (
                     select(Identifier.value, Identifier.entity_id, Entity.merged_into)

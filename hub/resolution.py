@@ -38,7 +38,7 @@ from hub.identity.features import Features, extract
 from hub.identity.model import LINK, REVIEW
 from hub.identity.table import FeatureTable
 from hub.linker import fold_name
-from hub.store.bulk import bulk_insert
+from hub.store.bulk import bulk_insert, chunks
 from hub.store.models import (
     Entity,
     IdentityBlock,
@@ -50,7 +50,6 @@ from hub.store.models import (
     utcnow,
 )
 
-IN_CHUNK = 500
 _MASK = (1 << 56) - 1
 
 
@@ -64,11 +63,6 @@ class Scored:
     link: bool
     evidence: dict[str, Any]
     kind: str = "link"  # or "unlink": a linked record lost the identifier that linked it
-
-
-def _chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), n):
-        yield items[i : i + n]
 
 
 def record_of(rid: int, canonical: dict[str, Any], echo: Iterable[str] | None = None) -> dict[str, Any]:
@@ -92,9 +86,9 @@ def block_keys(f: Features) -> set[int]:
 
     The same families of keys as the batch resolver's (:func:`hub.identity.blocking.row_keys`),
     which codes them per in-memory table: surname + given initial both ways in every script,
-    the joined name, e-mail local parts, phones, street + house number in a postal code and in a
-    town, postal
-    code + a name part, organisation or domain + surname, birth date + an initial, national id.
+    the joined name, e-mail local parts, phones, street + house number in a postal code and in
+    a town, postal code + a name part, organisation or domain + surname, birth date + an
+    initial, national id.
     """
     keys: set[int] = set()
     reps = ((f.family, f.given), (f.family_kana, f.given_kana), (f.family_roma, f.given_roma))
@@ -149,7 +143,7 @@ def person_records(session: Session, only: Sequence[int] | None = None) -> Itera
     )
     if only is not None:  # by primary key: a join per slice would make SQLite walk the store each time
         q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.deleted.is_(False))
-    parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in _chunks(sorted(only))]
+    parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in chunks(sorted(only))]
     for part in parts:
         for rid, c, echo in session.execute(part.execution_options(yield_per=2000)):
             if c:
@@ -279,7 +273,7 @@ def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any]) -> S
 def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]]) -> dict[int, set[int]]:
     """Replace the blocking keys of these records (None: the record is gone); returns them."""
     rids = [rid for rid, _ in feats]
-    for part in _chunks(rids):
+    for part in chunks(rids):
         session.execute(delete(IdentityBlock).where(IdentityBlock.source_record_id.in_(part)))
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
     bulk_insert(session, IdentityBlock, [{"key": k, "source_record_id": rid} for rid, ks in keys.items() for k in ks])
@@ -293,12 +287,12 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     keys = write_keys(session, list(feats.items()))
     wanted = sorted({k for ks in keys.values() for k in ks})
     sizes: dict[int, int] = {}
-    for part in _chunks(wanted):
+    for part in chunks(wanted):
         q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
         sizes.update({k: n for k, n in session.execute(q)})
     usable = [k for k in wanted if 1 < sizes.get(k, 0) <= _cap(k, config)]
     members: dict[int, list[int]] = {}
-    for part in _chunks(usable):
+    for part in chunks(usable):
         for k, rid in session.execute(select(IdentityBlock.key, IdentityBlock.source_record_id).where(IdentityBlock.key.in_(part))):
             members.setdefault(k, []).append(rid)
     pairs: set[tuple[int, int]] = set()
@@ -310,7 +304,7 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     if not pairs:
         return []
     missing = sorted({r for p in pairs for r in p} - set(feats))
-    for part in _chunks(missing):
+    for part in chunks(missing):
         q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.id.in_(part), SourceRecord.deleted.is_(False))
         for rid, c, echo in session.execute(q):
             if c:
@@ -350,7 +344,7 @@ def queue_reviews(session: Session, pairs: Sequence[Scored]) -> int:
     if not pairs:
         return 0
     seen: set[tuple[int, int]] = set()
-    for part in _chunks(sorted({p.a for p in pairs})):
+    for part in chunks(sorted({p.a for p in pairs})):
         seen.update((a, b) for a, b in session.execute(select(IdentityReview.a, IdentityReview.b).where(IdentityReview.a.in_(part))))
     new = {(p.a, p.b): p for p in pairs if (p.a, p.b) not in seen}
     now = utcnow()

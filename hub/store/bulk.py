@@ -8,16 +8,25 @@ processing cost more than the database work itself for the hub's thousand-row ch
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
+IN_CHUNK = 500
+"""Values per ``IN (...)`` list: well under every database's parameter limit."""
+
 Processor = Callable[[Any], Any] | None
 _Compiled = tuple[str, tuple[str, ...], tuple[Processor, ...], bool]
 _CACHE: dict[tuple[Any, ...], _Compiled] = {}
+
+
+def chunks(items: Sequence[Any], n: int = IN_CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of ``n``, for ``IN (...)`` lists and batched statements."""
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
 
 
 def _defaults(table: Table, given: set[str]) -> dict[str, Any]:
