@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.identity import MatchModel, ResolverConfig, resolve
-from hub.identity.blocking import KINDS
+from hub.identity.blocking import KINDS, block_cap
 from hub.identity.compare import compare
 from hub.identity.deterministic import incompatible_pairs
 from hub.identity.features import Features, extract
@@ -116,10 +116,6 @@ def block_keys(f: Features) -> set[int]:
     if f.natid:
         keys.add(_hkey("natid", 0, f.natid))
     return keys
-
-
-def _cap(key: int, config: ResolverConfig) -> int:
-    return config.max_name_block if key >> 59 == KINDS.index("name") else config.max_block
 
 
 # -- the model -------------------------------------------------------------------------------------
@@ -290,7 +286,7 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     for part in chunks(wanted):
         q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
         sizes.update({k: n for k, n in session.execute(q)})
-    usable = [k for k in wanted if 1 < sizes.get(k, 0) <= _cap(k, config)]
+    usable = [k for k in wanted if 1 < sizes.get(k, 0) <= block_cap(k, config)]
     members: dict[int, list[int]] = {}
     for part in chunks(usable):
         for k, rid in session.execute(select(IdentityBlock.key, IdentityBlock.source_record_id).where(IdentityBlock.key.in_(part))):

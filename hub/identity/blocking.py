@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hub.identity.config import ResolverConfig
 from hub.identity.table import FeatureTable
 
 KINDS: tuple[str, ...] = ("name", "local", "phone", "address", "postal", "org", "birth", "natid")
@@ -197,6 +198,11 @@ def _deletion_matrix(strings: list[str]) -> np.ndarray:
         out[:, i] = np.where(i < lengths, (h & mask56).astype(np.int64), 0)
     # position i of a shorter id deletes nothing: that column stays 0 and is skipped
     return out
+
+
+def block_cap(key: int, config: ResolverConfig) -> int:
+    """How many records a block of ``key`` may hold and still yield pairs (name keys: fewer)."""
+    return config.max_name_block if key >> 59 == KINDS.index("name") else config.max_block
 
 
 def kind_of_key(key: np.ndarray) -> np.ndarray:

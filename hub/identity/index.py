@@ -26,18 +26,29 @@ from typing import Any
 import numpy as np
 from sortedcontainers import SortedList
 
-from hub.identity.blocking import KINDS, row_keys, snm_sort_key
-from hub.identity.cluster import TIER_DETERMINISTIC, TIER_MANUAL, TIER_PROBABILISTIC, Edge, assign_ids, cluster
+from hub.identity.blocking import KINDS, block_cap, row_keys, snm_sort_key
+from hub.identity.cluster import (
+    TIER_DETERMINISTIC,
+    TIER_MANUAL,
+    TIER_PROBABILISTIC,
+    Edge,
+    assign_ids,
+    cluster,
+)
 from hub.identity.compare import compare
 from hub.identity.config import ResolverConfig
 from hub.identity.deterministic import Ident, incompatible_pairs, kind_of, link
 from hub.identity.features import Features, extract, record_id
 from hub.identity.model import LINK, NONE, REVIEW, MatchModel
-from hub.identity.partial import AMBIGUOUS_REASON, UNIQUE_REASON, lacking, partial_pairs, unique_person
-from hub.identity.resolver import ReviewPair, Result, resolve_table
+from hub.identity.partial import (
+    AMBIGUOUS_REASON,
+    UNIQUE_REASON,
+    lacking,
+    partial_pairs,
+    unique_person,
+)
+from hub.identity.resolver import Result, ReviewPair, resolve_table
 from hub.identity.table import FeatureTable, bulk
-
-_NAME_KIND = KINDS.index("name")
 
 
 @dataclass(frozen=True)
@@ -346,9 +357,7 @@ class IdentityIndex:
 
     # -- internals: inserting and deleting rows -------------------------------------------------
     def _cap(self, key: int) -> int:
-        if (key >> 59) == _NAME_KIND:
-            return self.config.max_name_block
-        return self.config.max_block
+        return block_cap(key, self.config)
 
     def _set_edge(self, x: int, y: int, p: float, d: int) -> None:
         self.edges.set(x, y, p, d)
