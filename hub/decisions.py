@@ -18,7 +18,7 @@ from sqlalchemy import delete, or_, select, update
 from hub import resolution
 from hub.context import RunContext
 from hub.errors import UsageError
-from hub.processing import Chunk
+from hub.processing import Chunk, surviving_entity
 from hub.store.bulk import bulk_insert
 from hub.store.models import (
     AuditLog,
@@ -49,15 +49,6 @@ class Target:
 
 
 # -- finding what a reference names --------------------------------------------------------------
-def _final(ctx: RunContext, eid: str) -> str:
-    for _ in range(64):
-        merged = ctx.session.scalar(select(Entity.merged_into).where(Entity.id == eid))
-        if not merged:
-            return eid
-        eid = merged
-    return eid
-
-
 def _records_of(ctx: RunContext, eid: str) -> tuple[int, ...]:
     q = select(Link.source_record_id).where(Link.entity_id == eid).order_by(Link.source_record_id)
     return tuple(ctx.session.scalars(q))
@@ -68,7 +59,7 @@ def find(ctx: RunContext, ref: str) -> Target:
     s = ctx.session
     ent = s.get(Entity, ref)
     if ent is not None:
-        eid = _final(ctx, ref)
+        eid = surviving_entity(ctx.session, ref)
         return Target(ref, eid, _records_of(ctx, eid), True)
     if "@" in ref:
         try:
@@ -78,7 +69,7 @@ def find(ctx: RunContext, ref: str) -> Target:
         eid = s.scalar(select(Identifier.entity_id).where(Identifier.kind == "email", Identifier.value == email).limit(1))
         if eid is None:
             raise DecisionError(f"no person with e-mail {email}")
-        eid = _final(ctx, eid)
+        eid = surviving_entity(ctx.session, eid)
         return Target(ref, eid, _records_of(ctx, eid), True)
     parts = ref.split(":")
     if len(parts) in (2, 3):
@@ -91,7 +82,7 @@ def find(ctx: RunContext, ref: str) -> Target:
             streams = ", ".join(f"{parts[0]}:{r.stream}:{parts[-1]}" for r in found)
             raise DecisionError(f"{ref!r} names several records; say which: {streams}")
         if found:
-            return Target(ref, _final(ctx, found[0].entity_id), (found[0].id,), False)
+            return Target(ref, surviving_entity(ctx.session, found[0].entity_id), (found[0].id,), False)
     raise DecisionError(f"nothing known as {ref!r} (use an entity id, an e-mail, connector:id or connector:stream:id)")
 
 
@@ -268,7 +259,7 @@ def reviews(ctx: RunContext, *, status: str = "open", limit: int = 50) -> list[d
     if not rows:
         return []
     rids = tuple({r for row in rows for r in (row.a, row.b)})
-    ent = {rid: _final(ctx, eid) for rid, eid in s.execute(select(Link.source_record_id, Link.entity_id).where(Link.source_record_id.in_(rids)))}
+    ent = {rid: surviving_entity(ctx.session, eid) for rid, eid in s.execute(select(Link.source_record_id, Link.entity_id).where(Link.source_record_id.in_(rids)))}
     canon = _canonical(ctx, rids)
     names = {d["record_id"]: d["record"] for d in _describe(ctx, rids)}
     out: list[dict[str, Any]] = []

@@ -736,11 +736,12 @@ def resolve_refs(session: Session, refs: set[str]) -> dict[str, str]:
                     .where(SourceRecord.connector == connector, SourceRecord.stream == stream, SourceRecord.source_id.in_(part))
                 )
             for sid, eid, merged in session.connection().execute(q):
-                out[ids[sid]] = _final(session, merged) if merged else eid
+                out[ids[sid]] = surviving_entity(session, merged) if merged else eid
     return out
 
 
-def _final(session: Session, eid: str) -> str:
+def surviving_entity(session: Session, eid: str) -> str:
+    """The entity ``eid`` was merged into, followed to the end (``eid`` itself if it was not)."""
     for _ in range(64):
         merged = session.scalar(select(Entity.merged_into).where(Entity.id == eid))
         if not merged:

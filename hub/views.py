@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from hub.context import iso
+from hub.processing import surviving_entity
 from hub.store import Store
 from hub.store.models import (
     AuditLog,
@@ -103,12 +104,7 @@ def find_entity(store: Store, key: str, entity_type: str = "person") -> str | No
                 .where(SourceRecord.connector == connector, SourceRecord.source_id == sid)
                 .limit(1)
             )
-        for _ in range(32):
-            ent = s.get(Entity, eid) if eid else None
-            if ent is None or not ent.merged_into:
-                break
-            eid = ent.merged_into
-        return eid
+        return surviving_entity(s, eid) if eid else None
 
 
 def person(store: Store, entity_id: str) -> dict[str, Any]:
