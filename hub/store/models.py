@@ -113,7 +113,9 @@ class Ledger(Base):
     """The outbound ledger: what the hub last wrote (or is writing) to each tool."""
 
     __tablename__ = "outbound_ledger"
-    __table_args__ = (Index("ix_ledger_target", "connector", "stream", "target_id"),)
+    # by entity alone: a merge moves an entity's rows in every tool (without it, two scans of
+    # the whole ledger per merge)
+    __table_args__ = (Index("ix_ledger_target", "connector", "stream", "target_id"), Index("ix_ledger_entity", "entity_id"))
 
     connector: Mapped[str] = mapped_column(String(64), primary_key=True)
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 17:54:20.527086
+Create Date: 2026-11-22 19:46:01.907650
 """
 
 from __future__ import annotations
@@ -153,6 +153,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('connector', 'stream', 'entity_id')
     )
     with op.batch_alter_table('outbound_ledger', schema=None) as batch_op:
+        batch_op.create_index('ix_ledger_entity', ['entity_id'], unique=False)
         batch_op.create_index('ix_ledger_target', ['connector', 'stream', 'target_id'], unique=False)
 
     op.create_table('runs',
@@ -216,6 +217,7 @@ def downgrade() -> None:
     op.drop_table('runs')
     with op.batch_alter_table('outbound_ledger', schema=None) as batch_op:
         batch_op.drop_index('ix_ledger_target')
+        batch_op.drop_index('ix_ledger_entity')
 
     op.drop_table('outbound_ledger')
     with op.batch_alter_table('identity_reviews', schema=None) as batch_op:
