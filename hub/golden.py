@@ -16,6 +16,7 @@ from typing import Any
 from schemas.canonical import ENTITIES
 
 _EMPTY: tuple[Any, ...] = (None, "", [], {})
+_KEY_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False)  # json.dumps(..., same options), built once
 
 
 @dataclass
@@ -48,9 +49,19 @@ class Golden:
     conflicts: int
 
 
-def _rank(cands: list[Observation], name: str, priority: Sequence[str]) -> None:
-    """Sort candidates best first: priority position, then newest, then a stable tie-break."""
-    cands.sort(key=lambda o: (o.connector, o.stream, o.source_id))
+def _tie_break(o: Observation) -> tuple[str, str, str]:
+    return o.connector, o.stream, o.source_id
+
+
+def _rank(cands: list[Observation], name: str, priority: Sequence[str], *, tie_broken: bool = False) -> None:
+    """Sort candidates best first: priority position, then newest, then a stable tie-break.
+
+    ``tie_broken``: the candidates are in tie-break order already (the sorts are stable).
+    """
+    if len(cands) < 2:
+        return
+    if not tie_broken:
+        cands.sort(key=_tie_break)
     cands.sort(key=lambda o: o.field_ts.get(name) or o.updated_at or "", reverse=True)
     if priority:
         cands.sort(key=lambda o: priority.index(o.connector) if o.connector in priority else len(priority))
@@ -62,8 +73,8 @@ def item_key(item: Any) -> str:
         for k in ("address", "number", "value"):
             if k in item and item[k] is not None:
                 return f"{k}:{item[k]}"
-        return json.dumps({k: v for k, v in item.items() if k != "type"}, sort_keys=True, ensure_ascii=False)
-    return json.dumps(item, sort_keys=True, ensure_ascii=False)
+        return _KEY_JSON.encode({k: v for k, v in item.items() if k != "type"})
+    return _KEY_JSON.encode(item)
 
 
 def resolve(entity: str, observations: Iterable[Observation], priority: dict[str, list[str]] | None = None) -> Golden:
@@ -72,28 +83,25 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
     merge = ENTITIES[entity].MERGE
     if len(live) == 1 and not live[0].echo and not priority:
         return _single(live[0], merge)
-    names: set[str] = set()
-    for obs in live:
-        names.update(obs.canonical)
     data: dict[str, Any] = {}
     prov: dict[str, Provenance] = {}
     conflicts = 0
-    for name in sorted(names):
-        # an echo is the hub's own value read back: never evidence of its own (it could only
-        # bring back artefacts of a tool's format, e.g. a name split differently)
-        cands = [o for o in live if o.canonical.get(name) not in _EMPTY and name not in o.echo]
-        if not cands:
-            continue
-        order = (priority or {}).get(f"{entity}.{name}", [])
-        _rank(cands, name, order)
+    by_name = _candidates(live)
+    for name in sorted(by_name):
+        cands = by_name[name]
+        order = priority.get(f"{entity}.{name}", []) if priority else []
+        if len(cands) > 1:
+            _rank(cands, name, order, tie_broken=True)
         strategy = merge.get(name, "scalar")
         best = cands[0]
         ts = best.field_ts.get(name) or best.updated_at
         if strategy == "union":
             dropped: dict[str, str] = {}
             for o in live:
-                for key, when in (o.retracted.get(name) or {}).items():
-                    dropped[key] = max(dropped.get(key, ""), when)
+                retracted = o.retracted.get(name)
+                if retracted:
+                    for key, when in retracted.items():
+                        dropped[key] = max(dropped.get(key, ""), when)
             seen: dict[str, Any] = {}
             for o in cands:
                 asserted = o.field_ts.get(name) or o.updated_at or ""
@@ -112,22 +120,47 @@ def resolve(entity: str, observations: Iterable[Observation], priority: dict[str
             value = best.canonical[name]
             rule = "priority" if order else ("only" if len(cands) == 1 else "newest")
             first = best.canonical[name]
-            if any(o.canonical[name] != first for o in cands[1:]):
+            if len(cands) > 1 and any(o.canonical[name] != first for o in cands[1:]):
                 conflicts += 1
         data[name] = value
         prov[name] = Provenance(value, best, ts, rule)
     return Golden(data, prov, conflicts)
 
 
+def _candidates(live: list[Observation]) -> dict[str, list[Observation]]:
+    """Per field, the observations that hold a value for it, in tie-break order.
+
+    One pass over the values: the tie-break does not depend on the field, so sorting the
+    observations once leaves every field's list in that order.
+    """
+    by_name: dict[str, list[Observation]] = {}
+    for o in sorted(live, key=_tie_break):
+        echo = o.echo
+        for name, value in o.canonical.items():
+            # an echo is the hub's own value read back: never evidence of its own (it could only
+            # bring back artefacts of a tool's format, e.g. a name split differently)
+            if value in _EMPTY or name in echo:
+                continue
+            cands = by_name.get(name)
+            if cands is None:
+                by_name[name] = [o]
+            else:
+                cands.append(o)
+    return by_name
+
+
 def _single(obs: Observation, merge: dict[str, str]) -> Golden:
     """The common case of one source record: its values are the golden record."""
     data: dict[str, Any] = {}
     prov: dict[str, Provenance] = {}
+    field_ts, updated_at = obs.field_ts, obs.updated_at
     for name, value in obs.canonical.items():
         if value in _EMPTY:
             continue
-        strategy = merge.get(name, "scalar")
-        if strategy == "union":
+        strategy = merge.get(name)
+        if strategy is None:  # most fields: a scalar
+            rule = "only"
+        elif strategy == "union":
             seen: dict[str, Any] = {}
             for item in value:
                 seen.setdefault(item_key(item), item)
@@ -139,7 +172,7 @@ def _single(obs: Observation, merge: dict[str, str]) -> Golden:
         else:
             rule = "only"
         data[name] = value
-        prov[name] = Provenance(value, obs, obs.field_ts.get(name) or obs.updated_at, rule)
+        prov[name] = Provenance(value, obs, field_ts.get(name) or updated_at, rule)
     return Golden(data, prov, 0)
 
 

@@ -9,6 +9,7 @@ hub's own key written into a tool, and for organisations the corporate number an
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 from typing import Any
 
 import phonenumbers
@@ -69,4 +70,10 @@ def identity_keys(entity: str, canonical: dict[str, Any]) -> list[tuple[str, str
 
 def fold_name(name: Any) -> str:
     """A name compared as written, ignoring width, case and spaces."""
-    return unicodedata.normalize("NFKC", str(name or "")).casefold().replace(" ", "")
+    return _fold(name if type(name) is str else str(name or ""))
+
+
+@lru_cache(maxsize=65536)
+def _fold(text: str) -> str:
+    # names repeat across the records of one person and between people
+    return unicodedata.normalize("NFKC", text).casefold().replace(" ", "")

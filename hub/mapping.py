@@ -10,6 +10,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import yaml
 
 from hub import paths
 from hub.errors import ConfigError, MappingError
-from hub.transforms import Context, Transform
+from hub.transforms import NONE_TO_NONE, Context, Fn, Transform, identity
 from schemas.canonical import ENTITIES
 
 DIRECTIONS = ("in", "out", "both")
@@ -27,16 +28,30 @@ REF_PREFIX = "@"
 
 RefResolver = Callable[[str], str | None]  # "@connector:stream:id" -> entity id
 VendorIdLookup = Callable[[str, str], str | None]  # (stream, entity id) -> vendor id
+Chain = tuple[tuple[Fn, Any], ...]  # (transform function, its argument), in call order
+
+_BLANK: tuple[Any, ...] = (None, "", [])  # values a mapping never writes
 
 
 def _type_phones(canonical: dict[str, Any]) -> None:
     """Give a phone of unknown type the type 'mobile' when the number is a mobile line, so
     tools that keep mobile and office numbers apart receive it in the right field."""
-    from hub.linker import is_mobile
-
-    for phone in canonical.get("phones") or ():
+    phones = canonical.get("phones")
+    if not phones:
+        return
+    is_mobile = _is_mobile()
+    for phone in phones:
         if isinstance(phone, dict) and not phone.get("type") and phone.get("number") and is_mobile(phone["number"]):
             phone["type"] = "mobile"
+
+
+@cache
+def _is_mobile() -> Callable[[str], bool]:
+    # imported once, when first needed: hub.linker pulls in the identity package (an import
+    # statement in the loop cost a module lock per record)
+    from hub.linker import is_mobile
+
+    return is_mobile
 
 
 def make_ref(connector: str, stream: str, vendor_id: Any) -> str:
@@ -92,8 +107,48 @@ class FieldMap:
         return self.direction in ("out", "both")
 
 
+def _chain(pairs: Iterable[tuple[Transform, Any]], direction: str) -> Chain:
+    """The functions of a transform chain, leaving out the ones that return their value."""
+    fns = ((getattr(t, direction), arg) for t, arg in pairs)
+    return tuple((fn, arg) for fn, arg in fns if fn is not identity)
+
+
+# One field's compiled steps (see StreamMap): tuples, unpacked in the loop, are the cheapest
+# form to walk for every field of every record.
+_InStep = tuple[
+    str | None,  # vendor key when the field is a plain name (read directly)
+    paths.Getter,  # otherwise: the vendor value's getter
+    Chain,  # inbound transforms
+    bool,  # whether an empty (None) vendor value goes through them: it always ends up unwritten else
+    str | None,  # canonical key when it is a plain name (stored directly)
+    paths.Setter,  # otherwise: the canonical path's setter
+    tuple[paths.Setter, ...] | None,  # several canonical paths: one setter each
+    str | None,  # ref: the stream referenced
+    str | None,  # ref_by: the placeholder's prefix
+    str,  # vendor field (errors name it)
+]
+_OutStep = tuple[
+    str,  # vendor field
+    tuple[paths.Getter, ...] | None,  # several canonical paths: their loose getters
+    paths.Getter,  # otherwise: the canonical path's loose getter
+    str | None,  # ref
+    Chain,  # outbound transforms, last first
+    paths.Setter | None,  # a dotted vendor field's setter (None: a plain key)
+]
+_DiffStep = tuple[
+    FieldMap,
+    str | None,  # ref
+    tuple[tuple[str, paths.Getter, paths.Getter, paths.Getter], ...],  # path, want, have, all
+]
+
+
 @dataclass
 class StreamMap:
+    """One stream's field list; compiled on first use into the steps the hot paths walk.
+
+    A loaded mapping is not changed afterwards: the compiled steps are kept for its lifetime.
+    """
+
     stream: str
     entity: str
     fields: list[FieldMap]
@@ -103,6 +158,62 @@ class StreamMap:
     def top_fields(self) -> set[str]:
         """Top-level canonical fields this stream writes on the way out."""
         return {paths.top(c) for f in self.fields if f.outbound for c in f.canonical}
+
+    @cached_property
+    def inbound_steps(self) -> tuple[_InStep, ...]:
+        steps = []
+        for fm in self.fields:
+            if not fm.inbound:
+                continue
+            multi = tuple(paths.setter(c) for c in fm.canonical) if len(fm.canonical) > 1 else None
+            first = fm.canonical[0]
+            chain = _chain(fm.transforms, "inbound")
+            steps.append((
+                fm.field if fm.plain_field else None,
+                fm.get_field,
+                chain,
+                any(fn not in NONE_TO_NONE for fn, _ in chain),
+                first if fm.plain_canonical else None,
+                paths.setter(first),
+                multi,
+                fm.ref or None,
+                f"{REF_PREFIX}{REF_PREFIX}{fm.ref_by}:" if fm.ref_by else None,
+                fm.field,
+            ))
+        return tuple(steps)
+
+    @cached_property
+    def outbound_steps(self) -> tuple[_OutStep, ...]:
+        return tuple(
+            (
+                fm.field,
+                tuple(paths.getter(c, loose=True) for c in fm.canonical) if len(fm.canonical) > 1 else None,
+                paths.getter(fm.canonical[0], loose=True),
+                fm.ref or None,
+                _chain(reversed(fm.transforms), "outbound"),
+                paths.setter(fm.field) if "." in fm.field else None,
+            )
+            for fm in self.fields
+            if fm.outbound
+        )
+
+    @cached_property
+    def diff_steps(self) -> tuple[_DiffStep, ...]:
+        return tuple(
+            (
+                fm,
+                fm.ref or None,
+                tuple(
+                    (c, paths.getter(c, loose=True), paths.getter(c), paths.all_getter(c)) for c in fm.canonical
+                ),
+            )
+            for fm in self.fields
+            if fm.outbound
+        )
+
+    @cached_property
+    def types_phones(self) -> bool:
+        return self.entity in ("person", "organization")
 
 
 @dataclass
@@ -126,31 +237,35 @@ class Mapping:
         smap = self.stream(stream)
         out: dict[str, Any] = {}
         name = connector or self.connector
-        for fm in smap.fields:
-            if not fm.inbound:
+        ctx = self.ctx
+        if not isinstance(data, dict):
+            data = {}  # every getter reads None from a non-dict, as from an empty one
+        for vendor_key, get, chain, none_in, key, put, multi, ref, ref_by, vendor_field in smap.inbound_steps:
+            value = data.get(vendor_key) if vendor_key is not None else get(data)
+            if value is None and not none_in:
                 continue
-            value = fm.get_field(data)
-            try:
-                for transform, arg in fm.transforms:
-                    value = transform.inbound(value, arg, self.ctx)
-            except (ValueError, TypeError, ArithmeticError) as exc:
-                raise MappingError(str(exc), field=fm.field) from None
-            if len(fm.canonical) > 1:
-                for path, part in zip(fm.canonical, value or (), strict=False):
-                    if part not in (None, "", []):
-                        paths.set_(out, path, part)
+            if chain:
+                try:
+                    for fn, arg in chain:
+                        value = fn(value, arg, ctx)
+                except (ValueError, TypeError, ArithmeticError) as exc:
+                    raise MappingError(str(exc), field=vendor_field) from None
+            if multi is not None:
+                for put_part, part in zip(multi, value or (), strict=False):
+                    if part not in _BLANK:
+                        put_part(out, part)
                 continue
-            if value in (None, "", []):
+            if value in _BLANK:
                 continue
-            if fm.ref:
-                value = make_ref(name, fm.ref, value)
-            elif fm.ref_by:
-                value = f"{REF_PREFIX}{REF_PREFIX}{fm.ref_by}:{value}"
-            if fm.plain_canonical:
-                out[fm.canonical[0]] = value
+            if ref is not None:
+                value = make_ref(name, ref, value)
+            elif ref_by is not None:
+                value = f"{ref_by}{value}"
+            if key is not None:
+                out[key] = value
             else:
-                paths.set_(out, fm.canonical[0], value)
-        if smap.entity in ("person", "organization"):
+                put(out, value)
+        if smap.types_phones:
             _type_phones(out)
         return out
 
@@ -158,7 +273,8 @@ class Mapping:
         """Check a canonical dict against the schema; MappingError names the field."""
         model = ENTITIES[self.stream(stream).entity]
         try:
-            model.model_validate(canonical)
+            # what model_validate does, without building the keyword arguments on every record
+            model.__pydantic_validator__.validate_python(canonical)
         except pydantic.ValidationError as exc:
             err = exc.errors()[0]
             loc = ".".join(str(p) for p in err["loc"])
@@ -186,29 +302,30 @@ class Mapping:
         """Vendor fields for ``golden`` (all outbound fields, or only the vendor fields named)."""
         wanted = set(only) if only is not None else None
         out: dict[str, Any] = {}
-        for fm in self.stream(stream).fields:
-            if not fm.outbound or (wanted is not None and fm.field not in wanted):
+        ctx = self.ctx
+        for vendor_field, getters, get, ref, chain, put in self.stream(stream).outbound_steps:
+            if wanted is not None and vendor_field not in wanted:
                 continue
-            if len(fm.canonical) > 1:
-                value: Any = tuple(paths.get(golden, c, loose=True) for c in fm.canonical)
+            if getters is not None:
+                value: Any = tuple([g(golden) for g in getters])
                 if not any(value):
                     continue
             else:
-                value = paths.get(golden, fm.canonical[0], loose=True)
-                if value in (None, "", []):
+                value = get(golden)
+                if value in _BLANK:
                     continue
-                if fm.ref:
-                    value = vendor_id(fm.ref, value) if vendor_id else None
+                if ref is not None:
+                    value = vendor_id(ref, value) if vendor_id else None
                     if value is None:
                         continue
-            for transform, arg in reversed(fm.transforms):
-                value = transform.outbound(value, arg, self.ctx)
+            for fn, arg in chain:
+                value = fn(value, arg, ctx)
             if value is None:
                 continue
-            if "." in fm.field:
-                paths.set_(out, fm.field, value)
+            if put is None:
+                out[vendor_field] = value
             else:
-                out[fm.field] = value
+                put(out, value)
         return out
 
     def diff(
@@ -227,21 +344,19 @@ class Mapping:
         """
         current = current or {}
         changes: dict[str, tuple[Any, Any]] = {}
-        for fm in self.stream(stream).fields:
-            if not fm.outbound:
-                continue
-            for path in fm.canonical:
-                want = paths.get(golden, path, loose=True)
-                if want in (None, "", []):
+        for fm, ref, checks in self.stream(stream).diff_steps:
+            for path, want_of, have_of, all_of in checks:
+                want = want_of(golden)
+                if want in _BLANK:
                     continue
-                have = paths.get(current, path)
-                if fm.ref and have is not None and resolve is not None:
+                have = have_of(current)
+                if ref is not None and have is not None and resolve is not None:
                     have = resolve(have)
                 if have == want:
                     continue
-                if have is not None and have in paths.get_all(golden, path):
+                if have is not None and have in all_of(golden):
                     continue
-                if not fm.ref and have is not None and self._round_trip(fm, golden, path) == have:
+                if ref is None and have is not None and self._round_trip(fm, golden, path) == have:
                     continue
                 changes[fm.field] = (have, want)
                 break

@@ -45,8 +45,10 @@ class Transform:
     multi: bool = False  # True when one vendor value maps to several canonical fields
 
 
-def _same(value: Any, arg: Any, ctx: Context) -> Any:
+def identity(value: Any, arg: Any, ctx: Context) -> Any:
+    """The direction of a transform that keeps the value as it is (the mapping engine skips it)."""
     return value
+
 
 
 def nfkc(value: Any) -> Any:
@@ -57,7 +59,8 @@ def nfkc(value: Any) -> Any:
 def _text(value: Any) -> str | None:
     if value is None:
         return None
-    text = nfkc(str(value)).strip()
+    # nfkc(str(value)) without the calls: it runs for most fields of every record
+    text = unicodedata.normalize("NFKC", value if type(value) is str else str(value)).strip()
     return text or None
 
 
@@ -187,9 +190,13 @@ def to_katakana(value: str) -> str:
     return jaconv.hira2kata(text)
 
 
+# readings repeat (family names, common given names) and jaconv walks every character
+_katakana = lru_cache(maxsize=65536)(to_katakana)
+
+
 def _kana_in(value: Any, arg: Any, ctx: Context) -> Any:
     text = _text(value)
-    return to_katakana(text) if text else None
+    return _katakana(text) if text else None
 
 
 def _kana_out(value: Any, arg: Any, ctx: Context) -> Any:
@@ -406,24 +413,31 @@ def _consent_out(value: Any, arg: Any, ctx: Context) -> Any:
 
 
 BUILTINS: tuple[Transform, ...] = (
-    Transform("email", _email_in, _same),
+    Transform("email", _email_in, identity),
     Transform("phone", _phone_in, _phone_out),
-    Transform("nfkc", _nfkc_in, _same),
+    Transform("nfkc", _nfkc_in, identity),
     Transform("kana", _kana_in, _kana_out),
     Transform("name", _name_in, _name_out, multi=True),
     Transform("value_map", _map_in, _map_out),
-    Transform("datetime", _datetime_in, _same),
-    Transform("date", _date_in, _same),
-    Transform("strip", _strip, _same),
-    Transform("lower", _lower, _same),
-    Transform("upper", _upper, _same),
+    Transform("datetime", _datetime_in, identity),
+    Transform("date", _date_in, identity),
+    Transform("strip", _strip, identity),
+    Transform("lower", _lower, identity),
+    Transform("upper", _upper, identity),
     Transform("split", _split_in, _split_out),
     Transform("bool", _bool_in, _bool_out),
-    Transform("int", _number(int), _same),
-    Transform("float", _number(float), _same),
-    Transform("decimal", _number(Decimal), _same),
+    Transform("int", _number(int), identity),
+    Transform("float", _number(float), identity),
+    Transform("decimal", _number(Decimal), identity),
     Transform("consent", _consent_in, _consent_out),
 )
+
+NONE_TO_NONE: frozenset[Fn] = frozenset(
+    t.inbound for t in BUILTINS if t.name not in ("name", "split")
+)
+"""Inbound functions that return None for None, whatever their argument: a mapping skips an
+empty vendor field before calling a chain made only of these (``split`` reads None as [],
+``name`` as (None, None))."""
 
 
 @hookimpl

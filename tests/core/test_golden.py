@@ -72,3 +72,52 @@ def test_deleted_observations_do_not_count() -> None:
     o.deleted = True
     g = resolve("person", [o, obs("zendesk", {"job_title": "Here"}, "2024-01-01T00:00:00.000Z")])
     assert g.data["job_title"] == "Here"
+
+
+def _ranked_by_full_sort(cands: list[Observation], name: str, priority: list[str]) -> list[Observation]:
+    """The ranking as three stable sorts of each field's candidates (how it was first written)."""
+    cands = sorted(cands, key=lambda o: (o.connector, o.stream, o.source_id))
+    cands.sort(key=lambda o: o.field_ts.get(name) or o.updated_at or "", reverse=True)
+    if priority:
+        cands.sort(key=lambda o: priority.index(o.connector) if o.connector in priority else len(priority))
+    return cands
+
+
+def test_ranking_once_per_entity_picks_what_per_field_sorting_picks() -> None:
+    import random
+
+    rng = random.Random(5)
+    stamps = [None, "2024-01-01T00:00:00.000Z", "2024-02-01T00:00:00.000Z"]
+    for _ in range(300):
+        observations = [
+            Observation(
+                rng.choice(["hubspot", "zendesk", "kintone"]),
+                rng.choice(["contacts", "users"]),
+                str(rng.randint(1, 3)),
+                {k: rng.choice([None, "", f"{k}-{i}", "same"]) for k in ("job_title", "department", "owner")},
+                {k: ts for k in ("job_title", "owner") if (ts := rng.choice(stamps))},
+                frozenset(k for k in ("job_title", "department") if rng.random() < 0.2),
+                rng.choice(stamps),
+            )
+            for i in range(rng.randint(1, 4))
+        ]
+        priority = rng.choice([None, {"person.job_title": ["zendesk", "hubspot"]}])
+        g = resolve("person", observations, priority)
+        for name in ("job_title", "department", "owner"):
+            cands = [o for o in observations if o.canonical.get(name) not in (None, "") and name not in o.echo]
+            if not cands:
+                assert name not in g.data
+                continue
+            best = _ranked_by_full_sort(cands, name, (priority or {}).get(f"person.{name}", []))[0]
+            assert g.provenance[name].obs is best
+            assert g.data[name] == best.canonical[name]
+
+
+def test_list_item_keys_are_the_json_they_always_were() -> None:
+    import json
+
+    from hub.golden import item_key
+
+    for item in ({"postal_code": "530-0001", "type": "work", "region": "大阪府"}, ["a", 1], "x", {"number": None, "b": 2}):
+        plain = {k: v for k, v in item.items() if k != "type"} if isinstance(item, dict) else item
+        assert item_key(item) == json.dumps(plain, sort_keys=True, ensure_ascii=False)

@@ -109,3 +109,20 @@ def test_builtin_mappings_are_valid() -> None:
         path = Path(__file__).resolve().parents[2] / "mappings" / f"{name}.yaml"
         _, issues = load_mapping_file(path, plugins.transforms, streams=[s.name for s in cls.streams])
         assert issues == [], issues
+
+
+def test_invalid_canonical_records_still_name_the_field(tmp_path: Path) -> None:
+    mapping, _ = load(tmp_path, GOOD)
+    with pytest.raises(MappingError, match="lifecycle_stage") as err:
+        mapping.validate("people", {"lifecycle_stage": {"stage": "nope"}})
+    assert err.value.field == "stage"
+    with pytest.raises(MappingError, match="'bogus'"):
+        mapping.validate("people", {"bogus": 1})
+    mapping.validate("people", {"emails": [{"address": "a@x.com"}]})
+
+
+def test_empty_vendor_values_map_to_nothing(tmp_path: Path) -> None:
+    mapping, _ = load(tmp_path, GOOD)
+    empty = dict.fromkeys(["name", "kana_sei", "email", "mobile", "stage", "optout", "company_id"])
+    assert mapping.to_canonical("people", {**empty, "extra": None}) == {}
+    assert mapping.to_canonical("people", "not a record") == {}  # type: ignore[arg-type]

@@ -88,3 +88,18 @@ def test_consent_flags() -> None:
     assert T["consent"].inbound("false", {"inverted": True}, CTX) == "not_set"
     assert T["consent"].outbound("opted_out", {"inverted": True}, CTX) == "true"
     assert T["consent"].inbound(True, None, CTX) == "opted_in"
+
+
+def test_none_to_none_transforms_leave_an_empty_value_empty() -> None:
+    from hub.transforms import NONE_TO_NONE
+
+    args = [None, "stages", {"inverted": True}, {"tz": "Asia/Tokyo"}, {"region": "US"}, "string", ";"]
+    for t in BUILTINS:
+        results = {repr(t.inbound(None, arg, CTX)) for arg in args}
+        assert (t.inbound in NONE_TO_NONE) == (results == {"None"}), (t.name, results)
+
+
+def test_kana_memo_returns_what_the_conversion_returns() -> None:
+    kana = next(t for t in BUILTINS if t.name == "kana")
+    for text in ("やまだ", "ﾔﾏﾀﾞ", " タロウ ", "やまだ"):
+        assert kana.inbound(text, None, CTX) == to_katakana(text)
