@@ -22,23 +22,25 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from hub.identity import MatchModel, ResolverConfig, resolve
+from hub.identity import MatchModel, ResolverConfig
 from hub.identity.blocking import KINDS, block_cap
-from hub.identity.compare import compare
+from hub.identity.compare import PairLevels, compare
 from hub.identity.deterministic import incompatible_pairs
 from hub.identity.features import Features, extract
-from hub.identity.model import LINK, REVIEW
-from hub.identity.table import FeatureTable
+from hub.identity.model import LINK, REVIEW, Explanations
+from hub.identity.resolver import resolve_table
+from hub.identity.table import MULTI, FeatureTable, bulk
 from hub.linker import fold_name
-from hub.store.bulk import bulk_insert, chunks
+from hub.store.bulk import bulk_insert, chunks, insert_tuples
 from hub.store.models import (
     Entity,
     IdentityBlock,
@@ -61,8 +63,14 @@ class Scored:
     b: int
     probability: float
     link: bool
-    evidence: dict[str, Any]
+    evidence: dict[str, Any] | Callable[[], dict[str, Any]]
+    """Why; or what builds it when asked (:meth:`details`): a training's thousands of review
+    pairs would hold kilobytes each until they are queued."""
     kind: str = "link"  # or "unlink": a linked record lost the identifier that linked it
+
+    def details(self) -> dict[str, Any]:
+        """The evidence, built now if it was deferred."""
+        return self.evidence() if callable(self.evidence) else self.evidence
 
 
 def record_of(rid: int, canonical: dict[str, Any], echo: Iterable[str] | None = None) -> dict[str, Any]:
@@ -76,45 +84,66 @@ def record_of(rid: int, canonical: dict[str, Any], echo: Iterable[str] | None = 
 # -- blocking keys ---------------------------------------------------------------------------------
 def _hkey(kind: str, variant: int, *parts: str) -> int:
     """A stable 64-bit key: kind in the top bits (so block caps know it), a hash of the values."""
-    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
-    tag = KINDS.index(kind) * 8 + variant
-    return (tag << 56) | (int.from_bytes(digest, "big") & _MASK)
+    return _TAGS[kind][variant] | _hash("\x1f".join(parts))
 
 
-def block_keys(f: Features) -> set[int]:
+_TAGS = {kind: [(KINDS.index(kind) * 8 + variant) << 56 for variant in range(8)] for kind in KINDS}
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+
+
+def _hash(text: str) -> int:
+    return _from_bytes(_blake2b(text.encode(), digest_size=8).digest(), "big") & _MASK
+
+
+def block_keys(f: Features, cache: dict[str, int] | None = None) -> set[int]:
     """The blocking keys of one record, built from strings so they mean the same in every run.
 
     The same families of keys as the batch resolver's (:func:`hub.identity.blocking.row_keys`),
     which codes them per in-memory table: surname + given initial both ways in every script,
     the joined name, e-mail local parts, phones, street + house number in a postal code and in
     a town, postal code + a name part, organisation or domain + surname, birth date + an
-    initial, national id.
+    initial, national id. ``cache`` (text -> hash) spares hashing a value again: a surname
+    and initial, a postal code and name recur across the records of a batch.
     """
-    keys: set[int] = set()
+    parts: list[tuple[int, str]] = []  # (tag, the values joined as :func:`_hkey` joins them)
+    add = parts.append
+    name, full, local, phone = _TAGS["name"][0], _TAGS["name"][1], _TAGS["local"][0], _TAGS["phone"][0]
     reps = ((f.family, f.given), (f.family_kana, f.given_kana), (f.family_roma, f.given_roma))
     for fam, giv in reps:
         if fam:
-            keys.add(_hkey("name", 0, fam, giv[:1]))
+            add((name, f"{fam}\x1f{giv[:1]}"))
         if giv:
-            keys.add(_hkey("name", 0, giv, fam[:1]))
+            add((name, f"{giv}\x1f{fam[:1]}"))
     if f.full:
-        keys.add(_hkey("name", 1, f.full))
-    keys.update(_hkey("local", 0, x) for x in f.email_locals)
-    keys.update(_hkey("phone", 0, x) for x in (*f.mobiles, *f.landlines))
+        add((full, f.full))
+    parts.extend((local, x) for x in f.email_locals)
+    parts.extend((phone, x) for x in (*f.mobiles, *f.landlines))
     for variant, area in enumerate((f.postal, f.locality)):  # a mistyped postal code loses nothing
         if f.street and f.house and area:
-            keys.add(_hkey("address", variant, f.street, f.house, area))
+            add((_TAGS["address"][variant], f"{f.street}\x1f{f.house}\x1f{area}"))
     if f.postal:
-        keys.update(_hkey("postal", 1, f.postal, part) for fam, giv in reps for part in (fam, giv) if part)
+        postal = _TAGS["postal"][1]
+        parts.extend((postal, f"{f.postal}\x1f{part}") for fam, giv in reps for part in (fam, giv) if part)
+    org, domain = _TAGS["org"][0], _TAGS["org"][1]
     for fam, _ in reps:
         if fam and f.org:
-            keys.add(_hkey("org", 0, f.org, fam))
+            add((org, f"{f.org}\x1f{fam}"))
         if fam:
-            keys.update(_hkey("org", 1, d, fam) for d in f.org_domains)
+            parts.extend((domain, f"{d}\x1f{fam}") for d in f.org_domains)
     if f.birth:
-        keys.update(_hkey("birth", 0, f.birth, x[:1]) for x in (f.given, f.family) if x)
+        birth = _TAGS["birth"][0]
+        parts.extend((birth, f"{f.birth}\x1f{x[:1]}") for x in (f.given, f.family) if x)
     if f.natid:
-        keys.add(_hkey("natid", 0, f.natid))
+        add((_TAGS["natid"][0], f.natid))
+    if cache is None:
+        return {tag | _hash(text) for tag, text in parts}
+    keys: set[int] = set()
+    for tag, text in parts:
+        h = cache.get(text)
+        if h is None:
+            h = cache[text] = _hash(text)
+        keys.add(tag | h)
     return keys
 
 
@@ -140,8 +169,10 @@ def person_records(session: Session, only: Sequence[int] | None = None) -> Itera
     if only is not None:  # by primary key: a join per slice would make SQLite walk the store each time
         q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.deleted.is_(False))
     parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in chunks(sorted(only))]
+    session.flush()  # what the ORM's autoflush would have done before its query
+    conn = session.connection()  # Core rows: the ORM's per-row bookkeeping buys nothing here
     for part in parts:
-        for rid, c, echo in session.execute(part.execution_options(yield_per=2000)):
+        for rid, c, echo in conn.execute(part.execution_options(yield_per=2000)):
             if c:
                 yield rid, record_of(rid, c, echo)
 
@@ -159,52 +190,204 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
     """Learn the model on every person record, keep it, and return the batch run's decisions.
 
     The pairs returned are the probabilistic links the batch clustering kept and the pairs for
-    review (manual decisions honoured); keys for every record are (re)written.
+    review (manual decisions honoured); a record without keys gets them. Each record is read,
+    decoded and normalised once: its features go to the resolver's table and its keys to the
+    store in the same pass. A review pair's evidence is built when it is queued.
     """
     must, cannot = decisions(session)
-    result = resolve(
-        (r for _, r in person_records(session)),
+    table, ids, spill = _load(session, config)
+    result = resolve_table(
+        table,
         config,
         must_link=[(str(a), str(b)) for a, b in must],
         cannot_link=[(str(a), str(b)) for a, b in cannot],
     )
-    rids = [int(r) for r in result.entity_of]
     model = result.model
-    links = [lk for lk in result.links() if lk.rule == "probabilistic"]
-    review = [(int(r.a), int(r.b), r.probability) for r in result.review]
-    del result  # its feature table is the big part of a training's memory
-    session.add(IdentityModel(entity_type="person", n_records=len(rids), model=model.to_dict(), created_at=utcnow()))
-    keyed = set(session.scalars(select(IdentityBlock.source_record_id).distinct()))
-    todo = [rid for rid in rids if rid not in keyed]
-    for i in range(0, len(todo), 5000):  # in slices: features of a whole store would not fit
-        write_keys(session, [(rid, extract(r, config)) for rid, r in person_records(session, todo[i : i + 5000])])
-    needed = {int(x) for lk in links for x in (lk.a, lk.b)} | {x for a, b, _ in review for x in (a, b)}
-    by_id = dict(person_records(session, sorted(needed)))
-    feats: dict[int, Features] = {}
-
-    def features(rid: int) -> Features:
-        if rid not in feats:
-            feats[rid] = extract(by_id[rid], config)
-        return feats[rid]
-
+    (la, lb, lp), (ra, rb, rp) = result.decided_rows()
+    del result  # its pairs and per-record maps are the big part of a training's memory
+    session.add(IdentityModel(entity_type="person", n_records=table.n, model=model.to_dict(), created_at=utcnow()))
     out: list[Scored] = []
-    for lk in links:
-        a, b = int(lk.a), int(lk.b)
-        if contradiction(features(a), features(b)):
-            review.append((a, b, lk.probability))
-        else:
-            out.append(_scored(a, b, lk.probability, True, {}))
-    if review:  # their evidence, compared in one go
-        rids = sorted({r for a, b, _ in review for r in (a, b)})
-        table = FeatureTable(capacity=len(rids))
-        row = {rid: table.append(features(rid)) for rid in rids}
-        levels = compare(table, np.array([row[a] for a, _, _ in review]), np.array([row[b] for _, b, _ in review]))
-        for i, (a, b, p) in enumerate(review):
-            evidence = model.explain(table, levels, i)
-            if why := contradiction(features(a), features(b)):
-                evidence["guard"] = why
-            out.append(_scored(a, b, p, False, evidence))
+    link_why, link_keep = _guards(table, la, lb, spill)
+    held = [i for i, why in enumerate(link_why) if why and link_keep[i]]
+    out.extend(_scored(int(ids[la[i]]), int(ids[lb[i]]), float(lp[i]), True, {}) for i, why in enumerate(link_why) if not why)
+    # review pairs, then links a contradiction holds back, as the batch run listed them
+    review_why, keep = _guards(table, ra, rb, spill)
+    ra, rb, rp = np.concatenate([ra[keep], la[held]]), np.concatenate([rb[keep], lb[held]]), np.concatenate([rp[keep], lp[held]])
+    if len(ra):
+        guards = [*(w for w, k in zip(review_why, keep.tolist(), strict=True) if k), *(link_why[i] for i in held)]
+        evidence = _Evidence(model.explanations(table, compare(table, ra, rb)), guards)
+        xa, xb = ids[ra], ids[rb]
+        pa, pb = np.minimum(xa, xb).tolist(), np.maximum(xa, xb).tolist()
+        out.extend(Scored(x, y, p, False, partial(evidence, i)) for i, (x, y, p) in enumerate(zip(pa, pb, rp.tolist())))
     return model, out
+
+
+_SLICE = 5000
+"""Records whose keys are written at once while training reads the store."""
+
+
+def _load(session: Session, config: ResolverConfig) -> tuple[FeatureTable, np.ndarray, dict[int, Features]]:
+    """Every person record's features in one table (row order = record id order), the record
+    id of each row, and the full features of rows holding more e-mails, mobiles or corporate
+    domains than the table keeps (:func:`_contradictions` needs them all).
+
+    A record with no blocking keys in the store gets them on the way, slice by slice.
+    """
+    table = FeatureTable()
+    ids: list[int] = []
+    spill: dict[int, Features] = {}
+    batch: list[tuple[int, Features]] = []
+    fresh = session.execute(select(IdentityBlock.source_record_id).limit(1)).first() is None
+    cache: dict[str, int] = {}
+
+    def flush() -> None:
+        rows = [f for _, f in batch]
+        table.extend(rows)
+        todo = batch
+        if not fresh:  # a retraining keys only what has no keys yet
+            lo, hi = batch[0][0], batch[-1][0]
+            q = select(IdentityBlock.source_record_id).where(IdentityBlock.source_record_id.between(lo, hi)).distinct()
+            keyed = set(session.scalars(q))
+            todo = [(rid, f) for rid, f in batch if rid not in keyed]
+        if len(cache) > _HASHES:
+            cache.clear()
+        # sorted: consecutive rows land on the same pages of the (key, record) index
+        _insert_keys(session, sorted((k, rid) for rid, f in todo for k in block_keys(f, cache)))
+        batch.clear()
+
+    with bulk():
+        for rid, record in person_records(session):
+            if ids and rid <= ids[-1]:
+                raise ValueError(f"record {str(rid)!r} appears twice; ids must be unique")
+            f = extract(record, config)
+            if len(f.emails) > _WIDTH["emails"] or len(f.mobiles) > _WIDTH["mobiles"] or len(f.org_domains) > _WIDTH["org_domains"]:
+                spill[len(ids)] = f
+            ids.append(rid)
+            batch.append((rid, f))
+            if len(batch) >= _SLICE:
+                flush()
+        if batch:
+            flush()
+        table.compact()
+    return table, np.array(ids, dtype=np.int64), spill
+
+
+_HASHES = 1 << 17
+"""Hashes of key texts kept while training: a surname and initial recur, most texts do not."""
+
+_WIDTH = {col: width for col, (_, width) in MULTI.items()}
+
+
+def _guards(table: FeatureTable, a: np.ndarray, b: np.ndarray, spill: dict[int, Features]) -> tuple[list[str | None], np.ndarray]:
+    """Per pair of table rows: what speaks against it (:func:`contradiction`), and whether it
+    is worth a person's question — not two namesakes the guards speak against (see
+    :func:`shares_beyond_name`)."""
+    why = _contradictions(table, a, b, spill)
+    keep = ~np.array([bool(w) for w in why], dtype=bool) | _beyond_name(table, a, b, spill)
+    return why, keep
+
+
+def _contradictions(table: FeatureTable, a: np.ndarray, b: np.ndarray, spill: dict[int, Features]) -> list[str | None]:
+    """:func:`contradiction` of many pairs of table rows at once (``spill``: the full features
+    of rows the table holds only in part)."""
+    n = len(a)
+    out: list[str | None] = [None] * n
+    if not n:
+        return out
+    cols = table.cols
+    mob_a, mob_b = cols["mobiles"][a], cols["mobiles"][b]
+    dom_a, dom_b = cols["org_domains"][a], cols["org_domains"][b]
+    org_a, org_b = cols["org"][a], cols["org"][b]
+    shared_mobile = _any_equal(mob_a, mob_b)
+    mobiles = (mob_a[:, 0] != 0) & (mob_b[:, 0] != 0) & ~shared_mobile
+    personal = _any_equal(cols["emails"][a], cols["emails"][b]) | shared_mobile
+    domains = ~mobiles & ~personal & (dom_a[:, 0] != 0) & (dom_b[:, 0] != 0) & ~_any_equal(dom_a, dom_b)
+    ref = table.flag("org", "ref", lambda s: s.startswith("id:"))
+    orgs = ~mobiles & ~personal & ~domains & (org_a != 0) & (org_b != 0) & ~ref[org_a] & ~ref[org_b] & (org_a != org_b)
+    for i in np.flatnonzero(mobiles).tolist():
+        out[i] = _MOBILES
+    for i in np.flatnonzero(domains).tolist():
+        out[i] = _DOMAINS
+    for i in np.flatnonzero(orgs).tolist():
+        out[i] = _COMPANIES
+    if spill:  # the exact test for pairs with a record the table holds only in part
+        for i in np.flatnonzero(np.isin(a, list(spill)) | np.isin(b, list(spill))).tolist():
+            out[i] = contradiction(_row(table, int(a[i]), spill, _CONTACTS), _row(table, int(b[i]), spill, _CONTACTS))
+    return out
+
+
+def _beyond_name(table: FeatureTable, a: np.ndarray, b: np.ndarray, spill: dict[int, Features]) -> np.ndarray:
+    """:func:`shares_beyond_name` of many pairs of table rows at once."""
+    cols = table.cols
+    out = np.zeros(len(a), dtype=bool)
+    for col in ("emails", "mobiles", "landlines"):
+        out |= _any_equal(cols[col][a], cols[col][b])
+    same = {col: (cols[col][a] != 0) & (cols[col][a] == cols[col][b]) for col in ("birth", "natid", "postal", "locality", "street")}
+    out |= same["birth"] | same["natid"] | same["street"] & (same["postal"] | same["locality"])
+    if spill:
+        for i in np.flatnonzero(np.isin(a, list(spill)) | np.isin(b, list(spill))).tolist():
+            out[i] = shares_beyond_name(_row(table, int(a[i]), spill, _IDENTIFYING), _row(table, int(b[i]), spill, _IDENTIFYING))
+    return out
+
+
+_CONTACTS = ("emails", "mobiles", "org", "org_domains")
+"""What :func:`contradiction` reads of a record."""
+_IDENTIFYING = ("emails", "mobiles", "landlines", "birth", "natid", "postal", "locality", "street")
+"""What :func:`shares_beyond_name` reads of a record."""
+
+
+def _row(table: FeatureTable, row: int, spill: dict[int, Features], columns: tuple[str, ...]) -> Features:
+    """The ``columns`` of one table row as Features (``spill``: rows the table holds in part)."""
+    if row in spill:
+        return spill[row]
+    return Features(record_id=table.record_ids[row], **{c: table.value(c, row) for c in columns})
+
+
+def shares_beyond_name(a: Features, b: Features) -> bool:
+    """Whether two records agree on anything but the name: an e-mail, a phone, a birth date,
+    a national id, or an address (the street, within the same postcode or town: a postcode
+    alone is a neighbourhood, and 中央1-2-3 is in many towns).
+
+    A pair the model links on the name alone (its e-mail's local part, kana and romaji are the
+    name again) while :func:`contradiction` finds them at different companies or on different
+    mobiles is two namesakes; asking a person about every such pair would bury the questions
+    worth asking (one per common name and pair of people, growing with the square of the store).
+    """
+    if set(a.emails) & set(b.emails) or set(a.mobiles) & set(b.mobiles) or set(a.landlines) & set(b.landlines):
+        return True
+    if any(x and x == y for x, y in ((a.birth, b.birth), (a.natid, b.natid))):
+        return True
+    return bool(a.street and a.street == b.street and (a.postal and a.postal == b.postal or a.locality and a.locality == b.locality))
+
+
+def _any_equal(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per row, whether a known code of ``x`` is among ``y``'s."""
+    out = np.zeros(len(x), dtype=bool)
+    for i in range(x.shape[1]):
+        known = x[:, i] != 0
+        for j in range(y.shape[1]):
+            out |= known & (x[:, i] == y[:, j])
+    return out
+
+
+class _Evidence:
+    """The evidence of training's review pairs, built per pair when it is queued."""
+
+    __slots__ = ("explained", "guards")
+
+    def __init__(self, explained: Explanations, guards: list[str | None]) -> None:
+        self.explained, self.guards = explained, guards
+
+    def __call__(self, i: int) -> dict[str, Any]:
+        evidence = self.explained[i]
+        if why := self.guards[i]:
+            evidence["guard"] = why
+        return evidence
+
+
+_MOBILES = "different mobile numbers"
+_DOMAINS = "work e-mails at different companies, and no personal e-mail or mobile in common"
+_COMPANIES = "different companies, and no personal e-mail or mobile in common"
 
 
 def contradiction(a: Features, b: Features) -> str | None:
@@ -218,14 +401,14 @@ def contradiction(a: Features, b: Features) -> str | None:
     jobs therefore waits for review rather than being merged on name and address alone.
     """
     if a.mobiles and b.mobiles and not set(a.mobiles) & set(b.mobiles):
-        return "different mobile numbers"
+        return _MOBILES
     personal = set(a.emails) & set(b.emails) or set(a.mobiles) & set(b.mobiles)
     if personal:
         return None
     if a.org_domains and b.org_domains and not set(a.org_domains) & set(b.org_domains):
-        return "work e-mails at different companies, and no personal e-mail or mobile in common"
+        return _DOMAINS
     if a.org and b.org and not a.org.startswith("id:") and not b.org.startswith("id:") and a.org != b.org:
-        return "different companies, and no personal e-mail or mobile in common"
+        return _COMPANIES
     return None
 
 
@@ -261,7 +444,7 @@ def _kanji_only(rec: dict[str, Any]) -> bool:
     return _has_kanji(rec) and not (rec.get("family_name_kana") or rec.get("given_name_kana"))
 
 
-def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any]) -> Scored:
+def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any] | Callable[[], dict[str, Any]]) -> Scored:
     return Scored(min(a, b), max(a, b), float(p), link, evidence)
 
 
@@ -272,8 +455,13 @@ def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]]) -
     for part in chunks(rids):
         session.execute(delete(IdentityBlock).where(IdentityBlock.source_record_id.in_(part)))
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
-    bulk_insert(session, IdentityBlock, [{"key": k, "source_record_id": rid} for rid, ks in keys.items() for k in ks])
+    _insert_keys(session, [(k, rid) for rid, ks in keys.items() for k in ks])
     return keys
+
+
+def _insert_keys(session: Session, rows: list[tuple[int, int]]) -> None:
+    """(key, record id) rows: a training writes some fourteen a record."""
+    insert_tuples(session, IdentityBlock, ("key", "source_record_id"), rows)
 
 
 def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Sequence[tuple[int, dict[str, Any] | None]]) -> list[Scored]:
@@ -313,14 +501,23 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     levels = compare(table, np.array([row[a] for a, _ in todo]), np.array([row[b] for _, b in todo]))
     prob, decision = model.score(table, levels, config.high, config.low)
     out: list[Scored] = []
-    for i in np.flatnonzero(decision >= REVIEW).tolist():
+    kept = np.flatnonzero(decision >= REVIEW)
+    explained = model.explanations(table, _take(levels, kept))
+    for j, i in enumerate(kept.tolist()):
         a, b = todo[i]
-        evidence = model.explain(table, levels, i)
+        evidence = explained[j]
         link = bool(decision[i] == LINK)
-        if link and (why := contradiction(feats[a], feats[b])):  # type: ignore[arg-type]
+        if why := contradiction(feats[a], feats[b]):  # type: ignore[arg-type]
+            if not shares_beyond_name(feats[a], feats[b]):  # type: ignore[arg-type]
+                continue  # namesakes (see shares_beyond_name)
             link, evidence["guard"] = False, why
         out.append(Scored(a, b, float(prob[i]), link, evidence))
     return out
+
+
+def _take(pairs: PairLevels, idx: np.ndarray) -> PairLevels:
+    """The pairs at ``idx``."""
+    return PairLevels(levels=pairs.levels[:, idx], tf_codes={k: v[idx] for k, v in pairs.tf_codes.items()}, flags=pairs.flags[idx])
 
 
 def explain_pair(model: MatchModel, config: ResolverConfig, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -342,13 +539,14 @@ def queue_reviews(session: Session, pairs: Sequence[Scored]) -> int:
     seen: set[tuple[int, int]] = set()
     for part in chunks(sorted({p.a for p in pairs})):
         seen.update((a, b) for a, b in session.execute(select(IdentityReview.a, IdentityReview.b).where(IdentityReview.a.in_(part))))
-    new = {(p.a, p.b): p for p in pairs if (p.a, p.b) not in seen}
+    new = list({(p.a, p.b): p for p in pairs if (p.a, p.b) not in seen}.values())
     now = utcnow()
-    bulk_insert(
-        session,
-        IdentityReview,
-        [{"entity_type": "person", "kind": p.kind, "a": p.a, "b": p.b, "probability": p.probability, "evidence": p.evidence or None, "status": "open", "created_at": now} for p in new.values()],
-    )
+    for part in chunks(new, _SLICE):  # deferred evidence is built (and dropped) a slice at a time
+        bulk_insert(
+            session,
+            IdentityReview,
+            [{"entity_type": "person", "kind": p.kind, "a": p.a, "b": p.b, "probability": p.probability, "evidence": p.details() or None, "status": "open", "created_at": now} for p in part],
+        )
     return len(new)
 
 

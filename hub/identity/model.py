@@ -161,28 +161,20 @@ class MatchModel:
 
     def explain(self, table: FeatureTable, pairs: PairLevels, i: int) -> dict[str, Any]:
         """Why pair ``i`` of ``pairs`` scored as it did: level and weight per comparison."""
-        weight, parts = self.match_weight(table, _slice(pairs, i))
-        fields: dict[str, Any] = {}
-        for c, comp in enumerate(COMPARISONS):
-            level = int(pairs.levels[c, i])
-            if level == 0:
-                continue
-            fields[comp] = {"level": LEVELS[comp][level], "weight": round(float(parts[comp][0]), 3)}
-        flags = int(pairs.flags[i])
-        guard = None
-        if flags & GIVEN_CONFLICT and not flags & PERSONAL:
-            guard = "given names differ and only shared context agrees" + (
-                ": review at most (a shared mobile?)" if flags & MOBILE else ": not linked"
-            )
-        elif flags & GIVEN_MISSING and not flags & PERSONAL:
-            guard = "one side has no given name and only the surname and shared context agree: review at most"
-        return {
-            "match_weight": round(float(weight[0]), 3),
-            "prior_weight": round(math.log2(self.prior / (1 - self.prior)), 3),
-            "probability": float(1.0 / (1.0 + 2.0 ** -float(np.clip(weight[0], -200, 200)))),
-            "fields": fields,
-            "guard": guard,
-        }
+        return self.explanations(table, _slice(pairs, i))[0]
+
+    def explanations(self, table: FeatureTable, pairs: PairLevels) -> Explanations:
+        """:meth:`explain` for every pair of ``pairs``, weighed in one pass: thousands of review
+        pairs would otherwise each recompute the level weights and term frequencies."""
+        weight, parts = self.match_weight(table, pairs)
+        return Explanations(
+            weight=weight,
+            # pair-major, so that one pair's values are one contiguous row
+            parts=np.stack([parts[c] for c in COMPARISONS], axis=1) if len(weight) else np.zeros((0, len(COMPARISONS))),
+            levels=np.ascontiguousarray(pairs.levels.T, dtype=np.int8),
+            flags=np.array(pairs.flags),
+            prior_weight=round(math.log2(self.prior / (1 - self.prior)), 3),
+        )
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -226,6 +218,52 @@ def _by_label(comp: str, values: list[float], labels: list[str] | None) -> list[
         return list(values)
     stored = dict(zip(labels, values))
     return [stored.get(label, 1e-6) for label in current]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanations:
+    """Weighed pairs whose explanations are built one at a time, when asked for: a dict per
+    pair costs some kilobytes, arrays per pair some ninety bytes.
+
+    Attributes:
+        weight: Total match weight per pair (bits, prior included).
+        parts: (pairs, comparisons) weight of each comparison's level.
+        levels: (pairs, comparisons) levels.
+        flags: Pair flags (:data:`~hub.identity.compare.GIVEN_CONFLICT`…).
+        prior_weight: The prior's weight, rounded as shown.
+    """
+
+    weight: np.ndarray
+    parts: np.ndarray
+    levels: np.ndarray
+    flags: np.ndarray
+    prior_weight: float
+
+    def __len__(self) -> int:
+        return len(self.weight)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        """Level and weight per comparison of pair ``i``, its total, probability and guard."""
+        fields: dict[str, Any] = {}
+        for comp, level, part in zip(COMPARISONS, self.levels[i].tolist(), self.parts[i].tolist()):
+            if level:
+                fields[comp] = {"level": LEVELS[comp][level], "weight": round(part, 3)}
+        flags = int(self.flags[i])
+        guard = None
+        if flags & GIVEN_CONFLICT and not flags & PERSONAL:
+            guard = "given names differ and only shared context agrees" + (
+                ": review at most (a shared mobile?)" if flags & MOBILE else ": not linked"
+            )
+        elif flags & GIVEN_MISSING and not flags & PERSONAL:
+            guard = "one side has no given name and only the surname and shared context agree: review at most"
+        weight = float(self.weight[i])
+        return {
+            "match_weight": round(weight, 3),
+            "prior_weight": self.prior_weight,
+            "probability": 1.0 / (1.0 + 2.0 ** -min(max(weight, -200.0), 200.0)),
+            "fields": fields,
+            "guard": guard,
+        }
 
 
 def _span(pairs: PairLevels, start: int, stop: int) -> PairLevels:

@@ -29,7 +29,7 @@ from hub.identity.lexicon.nicknames import NICKNAMES
 from hub.identity.lexicon.placeholders import PLACEHOLDER_NAMES, PLACEHOLDER_TEXTS
 from hub.identity.lexicon.prefectures import PREFECTURES
 from hub.transforms import normalize_email as _canonical_email
-from hub.transforms import to_e164
+from hub.transforms import MOBILE, MOBILE_TYPES, to_e164
 
 NameOrder = Literal["auto", "family_first", "given_first"]
 
@@ -159,11 +159,24 @@ def parse_phone(value: str, region: str = "JP") -> PhoneInfo | None:
         e164 = to_e164(value, region or "JP")
     except ValueError:
         return None
-    parsed = phonenumbers.parse(e164, None)
-    national = str(parsed.national_number)
-    kind = phonenumbers.number_type(parsed)
-    mobile = kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    mobile = MOBILE.get(e164)  # to_e164 learnt the line type as it parsed: no second parse
+    national = _national(e164) if mobile is not None else None
+    if mobile is None or national is None:
+        parsed = phonenumbers.parse(e164, None)
+        national = str(parsed.national_number)
+        mobile = phonenumbers.number_type(parsed) in MOBILE_TYPES
     return PhoneInfo(e164=e164, mobile=mobile, placeholder=_is_placeholder_number(national))
+
+
+def _national(e164: str) -> str | None:
+    """The national number of an E.164 string as phonenumbers reads it (the country code is
+    the first one to three digits that name one; leading zeros go, as in its integer)."""
+    digits = e164[1:]
+    for size in (1, 2, 3):
+        if int(digits[:size]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            rest = digits[size:]
+            return str(int(rest)) if rest.isdigit() else None
+    return None
 
 
 def _is_placeholder_number(national: str) -> bool:

@@ -93,6 +93,22 @@ class Result:
     """Per pair of ``_pairs``, the decision after :mod:`~hub.identity.partial` (``_pairs``
     keeps the scored one: the index re-decides partial pairs as records come and go)."""
     _manual: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    _root: np.ndarray | None = field(default=None, repr=False)
+    """Per row, the smallest row of its entity."""
+
+    def decided_rows(self) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(a rows, b rows, probability) of the probabilistic links holding an entity together
+        and of the review pairs: what :meth:`links` (rule ``probabilistic``) and :attr:`review`
+        hold, in the same order, as arrays of table rows rather than objects per pair."""
+        if self._pairs is None or self._root is None:
+            empty = np.zeros(0, np.int64)
+            return (empty, empty, np.zeros(0)), (empty, empty, np.zeros(0))
+        a, b, prob, decision = self._pairs
+        decided = decision if self._decided is None else self._decided
+        same = self._root[a] == self._root[b]
+        link = np.flatnonzero((decided == LINK) & same)
+        review = np.flatnonzero((decided == REVIEW) & ~same)
+        return (a[link], b[link], prob[link]), (a[review], b[review], prob[review])
 
     def links(self) -> list[Link]:
         """Every link that holds an entity together (deterministic, manual, probabilistic)."""
@@ -343,6 +359,7 @@ def _resolve_table(
         _pairs=(a, b, prob, decision),
         _decided=decided if config.link_partial else None,
         _manual=manual,
+        _root=root,
     )
 
 
