@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hub.store.models import DeadLetter
@@ -27,8 +28,15 @@ def as_utc(dt: datetime | None) -> datetime | None:
 
 
 def iso(dt: datetime | None) -> str | None:
-    dt = as_utc(dt)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z") if dt else None
+    """``2026-11-22T19:08:30.055Z``: the form field timestamps are kept and compared in."""
+    return _iso(dt) if dt is not None else None
+
+
+@lru_cache(maxsize=4096)
+def _iso(dt: datetime) -> str | None:
+    # records of one page or import share their timestamps: formatting is the cost, not the lookup
+    utc = as_utc(dt)
+    return utc.isoformat(timespec="milliseconds").replace("+00:00", "Z") if utc else None
 
 
 @dataclass

@@ -106,12 +106,18 @@ def check_mass_delete(ctx: RunContext, allow: bool) -> None:
             continue
         scope = or_(*(and_(SourceRecord.connector == c, SourceRecord.stream == s) for c, s in pairs))
         base = select(func.count()).select_from(SourceRecord).join(Link, Link.source_record_id == SourceRecord.id)
-        live = ctx.session.scalar(base.where(scope, SourceRecord.deleted.is_(False))) or 0
+        # from the dirty entities (few, indexed) to their records: a run without deletions does
+        # not count the whole store
         doomed = ctx.session.scalar(
-            base.join(Entity, Entity.id == Link.entity_id).where(
-                scope, SourceRecord.deleted.is_(False), Entity.deleted.is_(True), Entity.dirty.is_(True), Entity.merged_into.is_(None)
-            )
+            select(func.count())
+            .select_from(Entity)
+            .join(Link, Link.entity_id == Entity.id)
+            .join(SourceRecord, SourceRecord.id == Link.source_record_id)
+            .where(Entity.dirty.is_(True), Entity.deleted.is_(True), Entity.merged_into.is_(None), _in_stream(rt.name, *(s for _, s in pairs)), SourceRecord.deleted.is_(False))
         ) or 0
+        if not doomed:
+            continue
+        live = ctx.session.scalar(base.where(scope, SourceRecord.deleted.is_(False))) or 0
         too_many = doomed > limits.max_count or (doomed >= 10 and live and doomed / live > limits.max_fraction)
         if too_many and not allow:
             raise MassDeleteError(
@@ -473,7 +479,9 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
             n = len(batch)
             _Recorder(ctx, rt, stream, prior).record(batch, results, payloads[offset : offset + n], expected[offset : offset + n])
             offset += n
-            ctx.checkpoint()
+        # one commit for the outcomes: the intents above are durable already, so a crash before
+        # this point is recognised by the next run as a write whose outcome was not recorded
+        ctx.checkpoint()
     except ConnectorError as err:
         ctx.report.errors.append(str(err))
         ctx.failed_connectors.add(rt.name)

@@ -6,7 +6,8 @@ a handful of queries, never one per record.
 
 from __future__ import annotations
 
-import uuid
+import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,6 +136,7 @@ class Ent:
     new: bool = False  # not in the database yet
     fresh: bool = False  # created in this chunk: its golden record is computed for the first time
     changed: bool = False
+    dirty: bool = False  # its golden record changed: outbound must look at it
     provenance: dict[str, Any] | None = None
 
 
@@ -266,7 +268,10 @@ class Chunk:
         return eid
 
     def _new_entity(self, canonical: dict[str, Any]) -> str:
-        eid = uuid.uuid4().hex
+        # creation time first, then randomness (like UUIDv7): entities made together sit together
+        # in the indexes keyed by entity, so a large sync appends to them instead of writing
+        # to random pages of a store much larger than SQLite's cache
+        eid = f"{time.time_ns():016x}{os.urandom(8).hex()}"
         self.entities[eid] = Ent(eid, self.entity, {k: v for k, v in canonical.items() if k != "id"}, version=0, new=True, fresh=True)
         self.ctx.report.entities_created += 1
         return eid
@@ -508,15 +513,17 @@ class Chunk:
         self.ctx.report.entities_merged += 1
 
     # -- writes ----------------------------------------------------------------------------
-    def _flush_links_and_rows(self) -> None:
-        s = self.s
+    def _insert_new_entities(self) -> None:
+        """Insert the entities made in this chunk as they are now (usually they are inserted
+        once, golden record and provenance included, by :meth:`_flush_entities`)."""
         new_entities = [e for e in self.entities.values() if e is not None and e.new]
         if new_entities:
-            bulk_insert(s, Entity, [{"id": e.id, "type": e.type, "data": e.data, "dirty": True, "version": 1, "deleted": False, "created_at": e.created_at, "updated_at": e.created_at} for e in new_entities],
-            )
+            bulk_insert(self.s, Entity, [self._entity_row(e) for e in new_entities])
             for e in new_entities:
-                e.new = False
-                e.changed = True
+                e.new = e.changed = False
+
+    def _flush_links_and_rows(self) -> None:
+        s = self.s
         if self.new_links:
             bulk_insert(s, Link, self.new_links)
         if self.moved_links:
@@ -530,28 +537,48 @@ class Chunk:
             )
 
     def _flush_entities(self) -> None:
+        self._insert_new_entities()
         rows = [e for e in self.entities.values() if e is not None and e.changed]
-        if not rows:
-            return
-        now = utcnow()
-        bulk_update(self.s, Entity, [
-                {
-                    "id": e.id,
-                    "data": e.data,
-                    # None: not recomputed in this chunk (and never loaded): the stored one stays
-                    **({"provenance": e.provenance} if e.provenance is not None else {}),
-                    "merged_into": e.merged_into,
-                    "deleted": e.deleted,
-                    "version": e.version,
-                    "dirty": e.merged_into is None,
-                    "person_id": e.data.get("requester_id") or e.data.get("person_id"),
-                    "updated_at": now,
-                }
-                for e in rows
-            ],
-        )
+        if rows:
+            bulk_update(self.s, Entity, [self._entity_row(e, update=True) for e in rows])
+
+    @staticmethod
+    def _entity_row(e: Ent, *, update: bool = False) -> dict[str, Any]:
+        row = {
+            "id": e.id,
+            "data": e.data,
+            "merged_into": e.merged_into,
+            "deleted": e.deleted,
+            "version": e.version,
+            "person_id": e.data.get("requester_id") or e.data.get("person_id"),
+            "updated_at": utcnow(),
+        }
+        if e.provenance is not None:  # None: not recomputed in this chunk, the stored one stays
+            row["provenance"] = e.provenance
+        if e.merged_into is not None or e.dirty or not update:
+            row["dirty"] = e.merged_into is None  # else the stored flag stays (a write may still be owed)
+        if not update:
+            row.update(type=e.type, created_at=e.created_at, provenance=e.provenance)
+        return row
 
     # -- golden records --------------------------------------------------------------------
+    def _refer_to_own_kind(self, refs: set[str]) -> bool:
+        """Whether any reference may name an entity of this chunk's own type."""
+        for ref in refs:
+            parsed = parse_ref(ref)
+            if parsed is None:
+                continue
+            connector, stream, _ = parsed
+            if not connector:  # an identity reference names a person
+                if self.entity == "person":
+                    return True
+                continue
+            rt = self.ctx.runtimes.get(connector)
+            smap = rt.mapping.streams.get(stream) if rt is not None else None
+            if smap is None or smap.entity == self.entity:
+                return True
+        return False
+
     def _recompute(self) -> None:
         if not self.affected:
             return
@@ -593,7 +620,10 @@ class Chunk:
                 obs[r.entity_id].append(_observation(r))
         policy = self.ctx.config.conflict_policy.priority
         goldens = {eid: resolve(self.entity, obs[eid], policy) for eid in eids}
-        refs = resolve_refs(self.s, {v for g in goldens.values() for v in g.data.values() if isinstance(v, str) and v.startswith("@")})
+        wanted = {v for g in goldens.values() for v in g.data.values() if isinstance(v, str) and v.startswith("@")}
+        if self._refer_to_own_kind(wanted):
+            self._insert_new_entities()  # a reference to a record of this chunk finds its entity
+        refs = resolve_refs(self.s, wanted)
         for eid in eids:
             ent = self._entity(eid)
             if ent is None:
@@ -612,6 +642,8 @@ class Chunk:
             if not fresh:
                 self.ctx.report.entities_updated += 1
             self.ctx.report.conflicts_resolved += golden.conflicts
+            # a new source reference alone (a tool's copy read back) gives no tool anything new
+            ent.dirty = ent.dirty or fresh or deleted != ent.deleted or _without_refs(data) != _without_refs(ent.data)
             ent.data = data
             ent.deleted = deleted
             ent.version += 1
@@ -626,6 +658,10 @@ class Chunk:
                 }
                 for name, p in golden.provenance.items()
             }
+
+
+def _without_refs(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k != "source_refs"}
 
 
 def _observation(r: Any) -> Observation:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -42,6 +45,18 @@ class RunReport:
     plan: list[PlannedOp] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # where the time went: read (pull and stage), resolve (map, link, golden records), train
+    # (the match model's first learning), write (diff, vendor writes, ledger)
+    phases: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the block's wall time to ``phases[name]``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] += time.perf_counter() - started
 
     def count_write(self, connector: str, status: str) -> None:
         self.written[connector][status] += 1
@@ -68,6 +83,7 @@ class RunReport:
         out["streams"] = {k: dict(v) for k, v in self.streams.items()}
         out["written"] = {k: dict(v) for k, v in self.written.items()}
         out["writes"] = self.writes
+        out["phases"] = {k: round(v, 3) for k, v in self.phases.items()}
         if self.kind == "plan":
             out["plan"] = [asdict(op) for op in self.plan]
         else:
