@@ -34,8 +34,8 @@ ZENDESK_JOBS_PER_POLL = 30  # Zendesk queues at most 30 jobs per account; one sh
 
 def serve(tool: str, n: int) -> tuple[subprocess.Popen[str], str, dict[str, int]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.sandbox.serve", tool, "--people", str(n), "--no-tickets"],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "hub.sandbox.serve", tool, "--people", str(n), "--no-tickets", "--until-stdin-closes"],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     info = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
     return proc, f"http://127.0.0.1:{info['port']}", info["records"]
@@ -130,7 +130,9 @@ batch_size: 2000
                     "min_requests": minimum,
                     "requests_ratio": round(requests / minimum, 3) if minimum else None,
                     "entities_created": first["entities_created"],
+                    "identity_reviews": first["identity_reviews"],
                     "status": first["status"],
+                    "phases": first["phases"],
                 },
                 "settle": {"seconds": round(settle_s, 2), "records_read": sum(settle["read"].values()), "writes": settle["writes"]},
                 "incremental_1pct": {
@@ -139,6 +141,7 @@ batch_size: 2000
                     "writes": second["writes"],
                     "requests": sum(second["requests"].values()),
                     "status": second["status"],
+                    "phases": second["phases"],
                 },
                 "noop": {"seconds": round(noop_s, 2), "writes": third["writes"], "requests": sum(third["requests"].values())},
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

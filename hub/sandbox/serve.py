@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import sys
@@ -119,7 +120,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--no-tickets", action="store_true")
+    ap.add_argument(
+        "--until-stdin-closes", action="store_true", help="exit when standard input closes (the parent process ended)"
+    )
     args = ap.parse_args(argv)
+    if args.until_stdin_closes:
+        # a benchmark that dies must not leave its fakes (gigabytes at 1M people) behind
+        threading.Thread(target=lambda: (sys.stdin.buffer.read(), os._exit(0)), daemon=True).start()
     fake = plugins.default().sandbox(args.tool)()
     data = demo_data.generate(args.people, seed=args.seed)
     if args.no_tickets:
