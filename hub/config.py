@@ -79,12 +79,15 @@ class IdentitySettings(_Strict):
     """Identity resolution. Deterministic links (e-mail, mobile, the hub's key) always apply;
     ``probabilistic`` adds a match model learnt on the workspace's own people once it holds
     ``train_after`` person records. Pairs at or above ``high`` link; pairs from ``low`` up wait
-    for ``hub identity review``."""
+    for ``hub identity review``. A training learns on at most ``train_sample`` records (spread
+    over the store) and scores the others' pairs against that model, so that its memory does
+    not grow with the store."""
 
     probabilistic: bool = True
     high: float = Field(0.9, gt=0, le=1)
     low: float = Field(0.5, gt=0, le=1)
     train_after: int = Field(200, ge=2)
+    train_sample: int = Field(150_000, ge=100)
 
     @model_validator(mode="after")
     def _ordered(self) -> IdentitySettings:

@@ -93,14 +93,18 @@ def train(ctx: RunContext) -> dict[str, int]:
     """(Re)learn the match model on every person record and apply what the batch run decided:
     probabilistic links merge entities, uncertain pairs wait for review."""
     config = resolution.resolver_config(ctx.config.identity, ctx.config.default_region)
-    model, pairs = resolution.train(ctx.session, config)
-    ctx.memo["identity_model"] = model
+    model, decided = resolution.train(ctx.session, config, ctx.config.identity.train_sample)
     merged, queued = ctx.report.entities_merged, ctx.report.identity_reviews
-    chunk = Chunk(ctx, "person", [])
-    chunk.apply(pairs)
-    chunk._recompute()
-    chunk._flush_entities()
-    ctx.checkpoint()
+    for pairs in decided:
+        if ctx.stop.is_set():
+            return {"records": model.n_records, "merged": ctx.report.entities_merged - merged, "review": ctx.report.identity_reviews - queued}
+        chunk = Chunk(ctx, "person", [])
+        chunk.apply(pairs)
+        chunk._recompute()
+        chunk._flush_entities()
+        ctx.checkpoint()
+    ctx.memo["identity_model"] = model
+    ctx.checkpoint()  # the model itself, kept once every decision is applied
     return {"records": model.n_records, "merged": ctx.report.entities_merged - merged, "review": ctx.report.identity_reviews - queued}
 
 

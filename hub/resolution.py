@@ -28,14 +28,20 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from hub.identity import MatchModel, ResolverConfig
 from hub.identity.blocking import KINDS, block_cap
 from hub.identity.compare import PairLevels, compare
 from hub.identity.deterministic import incompatible_pairs
-from hub.identity.features import Features, extract
+from hub.identity.features import (
+    Features,
+    decode_features,
+    encode_features,
+    extract,
+    features_stamp,
+)
 from hub.identity.model import LINK, REVIEW, Explanations
 from hub.identity.resolver import resolve_table
 from hub.identity.table import MULTI, FeatureTable, bulk
@@ -45,6 +51,7 @@ from hub.store.models import (
     Entity,
     IdentityBlock,
     IdentityDecision,
+    IdentityFeatures,
     IdentityModel,
     IdentityReview,
     Link,
@@ -159,13 +166,7 @@ def load_model(session: Session, entity: str = "person") -> MatchModel | None:
 def person_records(session: Session, only: Sequence[int] | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
     """Every live, mapped person source record (or those of ``only``): (record id, what the
     resolver reads), streamed so that a large store never sits in memory as dicts."""
-    q = (
-        select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo)
-        .join(Link, Link.source_record_id == SourceRecord.id)
-        .join(Entity, Entity.id == Link.entity_id)
-        .where(Entity.type == "person", SourceRecord.deleted.is_(False), SourceRecord.canonical.is_not(None))
-        .order_by(SourceRecord.id)
-    )
+    q = _person_records().order_by(SourceRecord.id)
     if only is not None:  # by primary key: a join per slice would make SQLite walk the store each time
         q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.deleted.is_(False))
     parts = [q] if only is None else [q.where(SourceRecord.id.in_(part)) for part in chunks(sorted(only))]
@@ -177,6 +178,15 @@ def person_records(session: Session, only: Sequence[int] | None = None) -> Itera
                 yield rid, record_of(rid, c, echo)
 
 
+def _person_records() -> Select[tuple[int, Any, Any]]:
+    return (
+        select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo)
+        .join(Link, Link.source_record_id == SourceRecord.id)
+        .join(Entity, Entity.id == Link.entity_id)
+        .where(Entity.type == "person", SourceRecord.deleted.is_(False), SourceRecord.canonical.is_not(None))
+    )
+
+
 def decisions(session: Session, entity: str = "person") -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """(must, cannot) record pairs a person decided."""
     must: list[tuple[int, int]] = []
@@ -186,16 +196,23 @@ def decisions(session: Session, entity: str = "person") -> tuple[list[tuple[int,
     return must, cannot
 
 
-def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Scored]]:
-    """Learn the model on every person record, keep it, and return the batch run's decisions.
+def train(session: Session, config: ResolverConfig, sample: int | None = None) -> tuple[MatchModel, Iterator[list[Scored]]]:
+    """Learn the model on the person records and decide their pairs; returns the model and its
+    decisions, a slice at a time, to apply in order (the model is kept once the last is taken).
 
-    The pairs returned are the probabilistic links the batch clustering kept and the pairs for
-    review (manual decisions honoured); a record without keys gets them. Each record is read,
-    decoded and normalised once: its features go to the resolver's table and its keys to the
-    store in the same pass. A review pair's evidence is built when it is queued.
+    Up to ``sample`` records, one batch run of the resolver learns the model and decides every
+    pair: the probabilistic links its clustering kept and the pairs for review (manual decisions
+    honoured). Above, it learns on ``sample`` records spread evenly over the store, decides their
+    pairs, and then every other pair sharing a key is scored against the model the way an
+    incremental sync scores a changed record, a slice of records at a time, so that memory stays
+    that of ``sample`` records however large the store. Each record is read, decoded and
+    normalised once: its features and keys go to the store in the same pass. A review pair's
+    evidence is built when it is queued.
     """
+    n = session.scalar(select(func.count()).select_from(_person_records().subquery())) or 0
+    sampled = _sampler(n, sample)
     must, cannot = decisions(session)
-    table, ids, spill = _load(session, config)
+    table, ids, spill = _load(session, config, sampled)
     result = resolve_table(
         table,
         config,
@@ -205,7 +222,6 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
     model = result.model
     (la, lb, lp), (ra, rb, rp) = result.decided_rows()
     del result  # its pairs and per-record maps are the big part of a training's memory
-    session.add(IdentityModel(entity_type="person", n_records=table.n, model=model.to_dict(), created_at=utcnow()))
     out: list[Scored] = []
     link_why, link_keep = _guards(table, la, lb, spill)
     held = [i for i, why in enumerate(link_why) if why and link_keep[i]]
@@ -219,30 +235,78 @@ def train(session: Session, config: ResolverConfig) -> tuple[MatchModel, list[Sc
         xa, xb = ids[ra], ids[rb]
         pa, pb = np.minimum(xa, xb).tolist(), np.maximum(xa, xb).tolist()
         out.extend(Scored(x, y, p, False, partial(evidence, i)) for i, (x, y, p) in enumerate(zip(pa, pb, rp.tolist())))
-    return model, out
+    del table, ids, spill
+    return model, _decided(session, model, config, out, sampled)
+
+
+def _decided(
+    session: Session, model: MatchModel, config: ResolverConfig, batch: list[Scored], sampled: Callable[[int], bool] | None
+) -> Iterator[list[Scored]]:
+    yield batch
+    del batch
+    if sampled is not None:
+        yield from _score_rest(session, model, config, sampled)
+    # kept last: a training cut short (a crash, Ctrl-C) leaves no model, so the next sync trains again
+    session.add(IdentityModel(entity_type="person", n_records=model.n_records, model=model.to_dict(), created_at=utcnow()))
+
+
+def _sampler(n: int, size: int | None) -> Callable[[int], bool] | None:
+    """Whether a record id is in an even sample of about ``size`` of ``n`` records (None: all are)."""
+    if size is None or n <= size:
+        return None
+    cut = int(size / n * _M64)
+    # Fibonacci hashing: consecutive ids land evenly over the range, so the sample is even too
+    return lambda rid: (rid * 0x9E3779B97F4A7C15) & (_M64 - 1) < cut
+
+
+_M64 = 1 << 64
+
+
+def _score_rest(session: Session, model: MatchModel, config: ResolverConfig, sampled: Callable[[int], bool]) -> Iterator[list[Scored]]:
+    """Every pair sharing a key that the sample's batch run did not decide, scored a slice of
+    records at a time: each pair once, by its later record."""
+    stamp = features_stamp(config)
+    cache: dict[str, int] = {}
+    last = 0
+    while True:
+        q = select(IdentityFeatures.source_record_id, IdentityFeatures.data).where(IdentityFeatures.source_record_id > last)
+        rows = session.execute(q.order_by(IdentityFeatures.source_record_id).limit(_SLICE)).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        feats = {rid: f for rid, data in rows if (f := decode_features(str(rid), data, stamp)) is not None}
+        if len(cache) > _HASHES:
+            cache.clear()
+        keys = {rid: block_keys(f, cache) for rid, f in feats.items()}
+        yield _score(session, model, config, feats, keys, lambda rid, other: other < rid and not (sampled(rid) and sampled(other)))
 
 
 _SLICE = 5000
 """Records whose keys are written at once while training reads the store."""
 
 
-def _load(session: Session, config: ResolverConfig) -> tuple[FeatureTable, np.ndarray, dict[int, Features]]:
-    """Every person record's features in one table (row order = record id order), the record
-    id of each row, and the full features of rows holding more e-mails, mobiles or corporate
-    domains than the table keeps (:func:`_contradictions` needs them all).
+def _load(
+    session: Session, config: ResolverConfig, sampled: Callable[[int], bool] | None = None
+) -> tuple[FeatureTable, np.ndarray, dict[int, Features]]:
+    """Every person record's features (or those ``sampled``) in one table (row order = record
+    id order), the record id of each row, and the full features of rows holding more e-mails,
+    mobiles or corporate domains than the table keeps (:func:`_contradictions` needs them all).
 
-    A record with no blocking keys in the store gets them on the way, slice by slice.
+    Every record's features go to the store on the way, and a record with no blocking keys
+    there gets them, slice by slice.
     """
     table = FeatureTable()
     ids: list[int] = []
     spill: dict[int, Features] = {}
     batch: list[tuple[int, Features]] = []
+    rows: list[Features] = []
     fresh = session.execute(select(IdentityBlock.source_record_id).limit(1)).first() is None
+    session.execute(delete(IdentityFeatures))  # all made again, with today's code and settings
+    stamp = features_stamp(config)
     cache: dict[str, int] = {}
 
     def flush() -> None:
-        rows = [f for _, f in batch]
-        table.extend(rows)
+        insert_tuples(session, IdentityFeatures, ("source_record_id", "data"), [(rid, encode_features(f, stamp)) for rid, f in batch])
         todo = batch
         if not fresh:  # a retraining keys only what has no keys yet
             lo, hi = batch[0][0], batch[-1][0]
@@ -254,16 +318,22 @@ def _load(session: Session, config: ResolverConfig) -> tuple[FeatureTable, np.nd
         # sorted: consecutive rows land on the same pages of the (key, record) index
         _insert_keys(session, sorted((k, rid) for rid, f in todo for k in block_keys(f, cache)))
         batch.clear()
+        table.extend(rows)
+        rows.clear()
 
     with bulk():
+        previous = 0
         for rid, record in person_records(session):
-            if ids and rid <= ids[-1]:
+            if rid <= previous:
                 raise ValueError(f"record {str(rid)!r} appears twice; ids must be unique")
+            previous = rid
             f = extract(record, config)
-            if len(f.emails) > _WIDTH["emails"] or len(f.mobiles) > _WIDTH["mobiles"] or len(f.org_domains) > _WIDTH["org_domains"]:
-                spill[len(ids)] = f
-            ids.append(rid)
             batch.append((rid, f))
+            if sampled is None or sampled(rid):
+                if len(f.emails) > _WIDTH["emails"] or len(f.mobiles) > _WIDTH["mobiles"] or len(f.org_domains) > _WIDTH["org_domains"]:
+                    spill[len(ids)] = f
+                ids.append(rid)
+                rows.append(f)
             if len(batch) >= _SLICE:
                 flush()
         if batch:
@@ -449,11 +519,15 @@ def _scored(a: int, b: int, p: float, link: bool, evidence: dict[str, Any] | Cal
 
 
 # -- incremental -------------------------------------------------------------------------------------
-def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]]) -> dict[int, set[int]]:
-    """Replace the blocking keys of these records (None: the record is gone); returns them."""
+def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]], config: ResolverConfig) -> dict[int, set[int]]:
+    """Replace the blocking keys and stored features of these records (None: the record is
+    gone); returns the keys."""
     rids = [rid for rid, _ in feats]
     for part in chunks(rids):
         session.execute(delete(IdentityBlock).where(IdentityBlock.source_record_id.in_(part)))
+        session.execute(delete(IdentityFeatures).where(IdentityFeatures.source_record_id.in_(part)))
+    stamp = features_stamp(config)
+    insert_tuples(session, IdentityFeatures, ("source_record_id", "data"), [(rid, encode_features(f, stamp)) for rid, f in feats if f is not None])
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
     _insert_keys(session, [(k, rid) for rid, ks in keys.items() for k in ks])
     return keys
@@ -464,17 +538,50 @@ def _insert_keys(session: Session, rows: list[tuple[int, int]]) -> None:
     insert_tuples(session, IdentityBlock, ("key", "source_record_id"), rows)
 
 
+def stored_features(session: Session, rids: Iterable[int], config: ResolverConfig) -> dict[int, Features]:
+    """The features of these live records: decoded from the store, or made again from their
+    canonical record where the store's were made with other code or settings (or are missing)."""
+    stamp = features_stamp(config)
+    out: dict[int, Features] = {}
+    wanted = sorted(rids)
+    for part in chunks(wanted):
+        q = select(IdentityFeatures.source_record_id, IdentityFeatures.data).where(IdentityFeatures.source_record_id.in_(part))
+        for rid, data in session.execute(q):
+            if (f := decode_features(str(rid), data, stamp)) is not None:
+                out[rid] = f
+    for part in chunks([rid for rid in wanted if rid not in out]):
+        q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.id.in_(part), SourceRecord.deleted.is_(False))
+        for rid, c, echo in session.execute(q):
+            if c:
+                out[rid] = extract(record_of(rid, c, echo), config)
+    return out
+
+
 def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Sequence[tuple[int, dict[str, Any] | None]]) -> list[Scored]:
     """Key these records (:func:`record_of` dicts; None: deleted) and score them against every
     record they share a block with; returns the pairs at or above the review threshold."""
-    feats = {rid: extract(r, config) if r is not None else None for rid, r in rows}
-    keys = write_keys(session, list(feats.items()))
-    wanted = sorted({k for ks in keys.values() for k in ks})
+    feats = [(rid, extract(r, config) if r is not None else None) for rid, r in rows]
+    keys = write_keys(session, feats, config)
+    return _score(session, model, config, {rid: f for rid, f in feats if f is not None}, keys)
+
+
+def _score(
+    session: Session,
+    model: MatchModel,
+    config: ResolverConfig,
+    feats: dict[int, Features],
+    keys: dict[int, set[int]],
+    wanted: Callable[[int, int], bool] | None = None,
+) -> list[Scored]:
+    """Score records (their features and keys) against every record sharing a usable key with
+    them, the pairs ``wanted(record, other)`` says (default: all); returns those at or above the
+    review threshold."""
+    needed = sorted({k for ks in keys.values() for k in ks})
     sizes: dict[int, int] = {}
-    for part in chunks(wanted):
+    for part in chunks(needed):
         q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
         sizes.update({k: n for k, n in session.execute(q)})
-    usable = [k for k in wanted if 1 < sizes.get(k, 0) <= block_cap(k, config)]
+    usable = [k for k in needed if 1 < sizes.get(k, 0) <= block_cap(k, config)]
     members: dict[int, list[int]] = {}
     for part in chunks(usable):
         for k, rid in session.execute(select(IdentityBlock.key, IdentityBlock.source_record_id).where(IdentityBlock.key.in_(part))):
@@ -483,18 +590,13 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
     for rid, ks in keys.items():
         for k in ks:
             for other in members.get(k, ()):
-                if other != rid:
+                if other != rid and (wanted is None or wanted(rid, other)):
                     pairs.add((min(rid, other), max(rid, other)))
     if not pairs:
         return []
-    missing = sorted({r for p in pairs for r in p} - set(feats))
-    for part in chunks(missing):
-        q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.id.in_(part), SourceRecord.deleted.is_(False))
-        for rid, c, echo in session.execute(q):
-            if c:
-                feats[rid] = extract(record_of(rid, c, echo), config)
+    feats = {**stored_features(session, {r for p in pairs for r in p} - feats.keys(), config), **feats}
     table = FeatureTable(capacity=len(feats))
-    row = {rid: table.append(f) for rid, f in feats.items() if f is not None}
+    row = {rid: table.append(f) for rid, f in feats.items()}
     todo = sorted(p for p in pairs if p[0] in row and p[1] in row)
     if not todo:
         return []
@@ -507,8 +609,8 @@ def score(session: Session, model: MatchModel, config: ResolverConfig, rows: Seq
         a, b = todo[i]
         evidence = explained[j]
         link = bool(decision[i] == LINK)
-        if why := contradiction(feats[a], feats[b]):  # type: ignore[arg-type]
-            if not shares_beyond_name(feats[a], feats[b]):  # type: ignore[arg-type]
+        if why := contradiction(feats[a], feats[b]):
+            if not shares_beyond_name(feats[a], feats[b]):
                 continue  # namesakes (see shares_beyond_name)
             link, evidence["guard"] = False, why
         out.append(Scored(a, b, float(prob[i]), link, evidence))

@@ -57,6 +57,7 @@ identity:                                 # who is who (deterministic links alwa
   high: 0.9                               # link two people at or above this match probability
   low: 0.5                                # from here up, a pair waits in `hub identity review`
   train_after: 200                        # person records before the first model is learnt
+  train_sample: 150000                    # a training learns on at most this many (memory stays flat)
 
 schedules:
   - name: every-15-minutes

@@ -17,10 +17,13 @@ Cross-tool ids come from ``source_refs``: a HubSpot record carrying a Salesforce
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from hub.identity.config import ResolverConfig
 from hub.identity.normalize import (
@@ -73,6 +76,34 @@ class Features:
     org_domains: tuple[str, ...] = ()
     identifiers: tuple[Identifier, ...] = ()
     """(kind, value) keys the deterministic layer links on, before its guards."""
+
+
+_FORMAT = 1
+"""Bumped whenever :class:`Features` or :func:`extract` changes what a record becomes."""
+_SLOTS = [f.name for f in fields(Features)][1:]  # the record id is the row's own key
+_TUPLES = frozenset(f.name for f in fields(Features) if isinstance(f.default, tuple))
+
+
+def features_stamp(config: ResolverConfig) -> int:
+    """Which code and settings made a set of features: those made otherwise are stale."""
+    used = (_FORMAT, config.default_region, config.name_order, config.strip_plus_tag, sorted(config.strong_schemes), sorted(config.blocklist))
+    return zlib.crc32(repr(used).encode())
+
+
+def encode_features(f: Features, stamp: int) -> str:
+    """``f`` as compact JSON (its record id left out), stamped (:func:`features_stamp`)."""
+    return orjson.dumps([stamp, *(getattr(f, name) for name in _SLOTS)]).decode()
+
+
+def decode_features(record_id: str, data: str, stamp: int) -> Features | None:
+    """What :func:`encode_features` wrote, or None when another stamp made it."""
+    values = orjson.loads(data)
+    if values[0] != stamp:
+        return None
+    kw = dict(zip(_SLOTS, values[1:], strict=True))
+    for name in _TUPLES:
+        kw[name] = tuple(map(tuple, kw[name])) if name == "identifiers" else tuple(kw[name])
+    return Features(record_id, **kw)
 
 
 def record_id(record: Mapping[str, Any]) -> str:

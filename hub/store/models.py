@@ -191,6 +191,16 @@ class IdentityBlock(Base):
     source_record_id: Mapped[int] = mapped_column(Integer, primary_key=True, index=True)
 
 
+class IdentityFeatures(Base):
+    """What the resolver made of a source record (its normalised features, encoded): comparing
+    a record with those sharing its keys decodes them instead of normalising them again."""
+
+    __tablename__ = "identity_features"
+
+    source_record_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[str] = mapped_column(Text)
+
+
 class IdentityDecision(Base):
     """A person's sticky decision about two source records: one entity (must) or never (cannot)."""
 

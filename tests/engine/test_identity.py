@@ -8,10 +8,19 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from hub import decisions
+from hub import decisions, processing, resolution
 from hub.decisions import DecisionError
 from hub.sandbox import demo_data
-from hub.store.models import AuditLog, Entity, IdentityBlock, IdentityDecision, IdentityModel, IdentityReview, Link
+from hub.store.models import (
+    AuditLog,
+    Entity,
+    IdentityBlock,
+    IdentityDecision,
+    IdentityFeatures,
+    IdentityModel,
+    IdentityReview,
+    Link,
+)
 
 Hub = Any
 
@@ -184,6 +193,66 @@ def test_first_sync_learns_the_model_and_links_what_identifiers_miss(hub: Hub) -
         pending = decisions.reviews(ctx)
     assert all(0.5 <= r["probability"] < 0.9 or r["evidence"]["guard"] for r in pending)
     assert all(r["evidence"]["fields"] for r in pending)
+
+
+def _mitarai(h: Hub, private: str = "shinnosuke.m@gmail.com") -> tuple[str, str]:
+    """One person, two mailboxes, the office line in both tools: no identifier links them."""
+    hs = h.hubspot.insert("contacts", {
+        "firstname": "慎之介", "lastname": "御手洗", "firstname_kana": "シンノスケ", "lastname_kana": "ミタライ",
+        "email": "s.mitarai@kotobuki-kogyo.example.jp", "phone": "06-6123-4567", "company": "寿工業株式会社",
+    })
+    zd = h.zendesk.insert("users", {
+        "name": "御手洗 慎之介", "email": private, "phone": "０６－６１２３－４５６７",
+        "user_fields": {"family_name_kana": "ミタライ", "given_name_kana": "シンノスケ"},
+    })
+    return f"hubspot:{hs}", f"zendesk:{zd}"
+
+
+def test_a_store_larger_than_the_training_sample_is_learnt_on_a_sample_and_every_pair_scored(hub: Hub) -> None:
+    hub.engine.workspace.config.identity.train_sample = 150
+    _demo_world(hub)
+    h_ref, z_ref = _mitarai(hub, "s.mitarai@gmail.com")
+    report = hub.sync()
+    assert report.status == "ok", report.errors
+    with hub.store.session() as s:
+        learnt_on = s.scalar(select(IdentityModel.n_records))
+        stored = s.scalar(select(func.count()).select_from(IdentityFeatures))
+    read = report.streams["hubspot/contacts"]["read"] + report.streams["zendesk/users"]["read"]
+    assert 120 <= learnt_on <= 180 < read
+    assert stored == read  # every record's features, sampled or not
+    with hub.engine.manual() as ctx:
+        why = decisions.explain(ctx, h_ref, z_ref)
+    assert why["same_entity"], why
+    assert any(h["rule"] == "probabilistic" and h["probability"] >= 0.9 for h in why["history"])
+    sampled = resolution._sampler(read, 150)
+    assert sampled is not None and not all(map(sampled, why["probabilistic"]["records"])), "decided by the sample's batch run"
+    assert hub.sync().writes == 0
+
+
+def test_a_training_cut_short_keeps_no_model_and_the_next_sync_trains_again(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub.engine.workspace.config.identity.train_sample = 150
+    _demo_world(hub)
+    h_ref, z_ref = _mitarai(hub, "s.mitarai@gmail.com")
+    applied = []
+    apply = processing.Chunk.apply
+
+    def dies_after_the_sample(self: processing.Chunk, pairs: list[Any]) -> None:
+        applied.append(len(pairs))
+        if len(applied) > 1:  # the sample's decisions are in; the rest of the store is not
+            raise RuntimeError("killed")
+        apply(self, pairs)
+
+    monkeypatch.setattr(processing.Chunk, "apply", dies_after_the_sample)
+    with pytest.raises(RuntimeError, match="killed"):
+        hub.sync()
+    with hub.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(IdentityModel)) == 0
+    monkeypatch.undo()
+    assert hub.sync().status == "ok"
+    with hub.engine.manual() as ctx:
+        assert decisions.explain(ctx, h_ref, z_ref)["same_entity"]
+    with hub.store.session() as s:
+        assert s.scalar(select(func.count()).select_from(IdentityModel)) == 1
 
 
 def test_namesakes_at_other_companies_wait_for_review_instead_of_merging(hub: Hub) -> None:

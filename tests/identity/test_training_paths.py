@@ -11,7 +11,13 @@ from hub import resolution
 from hub.identity import ResolverConfig, resolve
 from hub.identity.blocking import KINDS
 from hub.identity.compare import compare
-from hub.identity.features import Features, extract
+from hub.identity.features import (
+    Features,
+    decode_features,
+    encode_features,
+    extract,
+    features_stamp,
+)
 from hub.identity.table import FeatureTable
 from tests.identity.builders import person
 
@@ -127,3 +133,33 @@ def test_an_address_counts_only_as_a_place_not_a_postcode_or_a_street_name() -> 
     assert resolution.shares_beyond_name(home, at("3", street="中央1-2-3", locality="千代田区"))
     assert not resolution.shares_beyond_name(home, at("4", street="中央1-2-3", postal_code="530-0001", locality="大阪市北区"))
     assert not resolution.shares_beyond_name(home, at("5", street="丸の内2-1", postal_code="100-0001", locality="千代田区"))
+
+
+def test_stored_features_decode_to_what_extract_made(population: list[dict[str, Any]]) -> None:
+    config = ResolverConfig()
+    stamp = features_stamp(config)
+    for rec in [*_records(), *population[:300]]:
+        f = extract(rec, config)
+        assert decode_features(f.record_id, encode_features(f, stamp), stamp) == f
+
+
+def test_features_made_with_other_settings_are_stale() -> None:
+    f = extract(_records()[0], ResolverConfig())
+    data = encode_features(f, features_stamp(ResolverConfig()))
+    other = features_stamp(ResolverConfig(default_region="US"))
+    assert other != features_stamp(ResolverConfig()) and decode_features(f.record_id, data, other) is None
+    # thresholds do not change what a record becomes: its features stay good
+    assert features_stamp(ResolverConfig(high=0.95, low=0.6)) == features_stamp(ResolverConfig())
+
+
+def test_the_training_sample_is_even_and_stable() -> None:
+    assert resolution._sampler(1000, 1000) is None and resolution._sampler(1000, None) is None
+    sampled = resolution._sampler(1_000_000, 150_000)
+    assert sampled is not None
+    ids = range(1, 1_000_001)
+    hits = [rid for rid in ids if sampled(rid)]
+    assert abs(len(hits) - 150_000) < 150
+    # evenly spread: every tenth of the store holds its share (records arrive tool by tool)
+    for lo in range(0, 1_000_000, 100_000):
+        assert abs(sum(1 for rid in hits if lo < rid <= lo + 100_000) - 15_000) < 100
+    assert [rid for rid in ids if sampled(rid)] == hits

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:46:01.907650
+Create Date: 2026-11-22 21:51:23.860064
 """
 
 from __future__ import annotations
@@ -110,6 +110,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_identity_decisions_a'), ['a'], unique=False)
         batch_op.create_index(batch_op.f('ix_identity_decisions_b'), ['b'], unique=False)
 
+    op.create_table('identity_features',
+    sa.Column('source_record_id', sa.Integer(), nullable=False),
+    sa.Column('data', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('source_record_id')
+    )
     op.create_table('identity_models',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('entity_type', sa.String(length=16), nullable=False),
@@ -228,6 +233,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_identity_models_entity_type'))
 
     op.drop_table('identity_models')
+    op.drop_table('identity_features')
     with op.batch_alter_table('identity_decisions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_identity_decisions_b'))
         batch_op.drop_index(batch_op.f('ix_identity_decisions_a'))
