@@ -90,21 +90,26 @@ def train_if_due(ctx: RunContext) -> None:
 
 
 def train(ctx: RunContext) -> dict[str, int]:
-    """(Re)learn the match model on every person record and apply what the batch run decided:
-    probabilistic links merge entities, uncertain pairs wait for review."""
+    """(Re)learn the match model on the person records (see :func:`resolution.train`) and apply
+    what it decided, a slice at a time: probabilistic links merge entities, uncertain pairs wait
+    for review."""
     config = resolution.resolver_config(ctx.config.identity, ctx.config.default_region)
     model, decided = resolution.train(ctx.session, config, ctx.config.identity.train_sample)
     merged, queued = ctx.report.entities_merged, ctx.report.identity_reviews
-    for pairs in decided:
+    task = ctx.progress.task("match people")
+    for records, pairs in decided:
         if ctx.stop.is_set():
-            return {"records": model.n_records, "merged": ctx.report.entities_merged - merged, "review": ctx.report.identity_reviews - queued}
+            break  # no model is kept: the next sync trains again
         chunk = Chunk(ctx, "person", [])
         chunk.apply(pairs)
         chunk._recompute()
         chunk._flush_entities()
         ctx.checkpoint()
-    ctx.memo["identity_model"] = model
-    ctx.checkpoint()  # the model itself, kept once every decision is applied
+        task.advance(records)
+    else:
+        ctx.memo["identity_model"] = model
+        ctx.checkpoint()  # the model itself, kept once every decision is applied
+    task.done()
     return {"records": model.n_records, "merged": ctx.report.entities_merged - merged, "review": ctx.report.identity_reviews - queued}
 
 

@@ -5,13 +5,13 @@ chunk is processed. This module adds what :mod:`hub.identity` knows beyond that:
 share no identifier but agree on name, kana reading, address, organisation… are compared with a
 Fellegi-Sunter model learnt (EM, no labels) on the workspace's own people.
 
-* Every processed person record leaves its blocking keys in ``identity_blocks``, so a new or
-  changed record is compared with the records sharing a key — an indexed lookup, never a batch
-  re-run.
-* The first sync that sees enough people trains the model on all of them (one batch run of the
-  resolver, whose links and review pairs are applied at once) and keeps it in
-  ``identity_models``; later chunks score incrementally against it. ``hub identity train``
-  retrains.
+* Every processed person record leaves its blocking keys in ``identity_blocks`` and its
+  normalised features in ``identity_features``, so a new or changed record is compared with the
+  records sharing a key — an indexed lookup, never a batch re-run.
+* The first sync that sees enough people trains the model on them (one batch run of the
+  resolver, on an even sample when the store holds more than ``identity.train_sample``; the
+  pairs outside it are then scored slice by slice) and keeps it in ``identity_models``; later
+  chunks score incrementally against it. ``hub identity train`` retrains.
 * A pair at or above the high threshold links (the engine merges the two entities unless a
   person decided otherwise); a pair between the thresholds waits in ``identity_reviews``.
 
@@ -196,9 +196,10 @@ def decisions(session: Session, entity: str = "person") -> tuple[list[tuple[int,
     return must, cannot
 
 
-def train(session: Session, config: ResolverConfig, sample: int | None = None) -> tuple[MatchModel, Iterator[list[Scored]]]:
+def train(session: Session, config: ResolverConfig, sample: int | None = None) -> tuple[MatchModel, Iterator[tuple[int, list[Scored]]]]:
     """Learn the model on the person records and decide their pairs; returns the model and its
-    decisions, a slice at a time, to apply in order (the model is kept once the last is taken).
+    decisions a slice at a time — (records the slice covers, its pairs) — to apply in order
+    (the model is kept once the last is taken).
 
     Up to ``sample`` records, one batch run of the resolver learns the model and decides every
     pair: the probabilistic links its clustering kept and the pairs for review (manual decisions
@@ -235,13 +236,14 @@ def train(session: Session, config: ResolverConfig, sample: int | None = None) -
         xa, xb = ids[ra], ids[rb]
         pa, pb = np.minimum(xa, xb).tolist(), np.maximum(xa, xb).tolist()
         out.extend(Scored(x, y, p, False, partial(evidence, i)) for i, (x, y, p) in enumerate(zip(pa, pb, rp.tolist())))
+    covered = table.n if sampled is None else 0  # with a sample, the slices cover every record
     del table, ids, spill
-    return model, _decided(session, model, config, out, sampled)
+    return model, _decided(session, model, config, (covered, out), sampled)
 
 
 def _decided(
-    session: Session, model: MatchModel, config: ResolverConfig, batch: list[Scored], sampled: Callable[[int], bool] | None
-) -> Iterator[list[Scored]]:
+    session: Session, model: MatchModel, config: ResolverConfig, batch: tuple[int, list[Scored]], sampled: Callable[[int], bool] | None
+) -> Iterator[tuple[int, list[Scored]]]:
     yield batch
     del batch
     if sampled is not None:
@@ -262,7 +264,9 @@ def _sampler(n: int, size: int | None) -> Callable[[int], bool] | None:
 _M64 = 1 << 64
 
 
-def _score_rest(session: Session, model: MatchModel, config: ResolverConfig, sampled: Callable[[int], bool]) -> Iterator[list[Scored]]:
+def _score_rest(
+    session: Session, model: MatchModel, config: ResolverConfig, sampled: Callable[[int], bool]
+) -> Iterator[tuple[int, list[Scored]]]:
     """Every pair sharing a key that the sample's batch run did not decide, scored a slice of
     records at a time: each pair once, by its later record."""
     stamp = features_stamp(config)
@@ -278,7 +282,7 @@ def _score_rest(session: Session, model: MatchModel, config: ResolverConfig, sam
         if len(cache) > _HASHES:
             cache.clear()
         keys = {rid: block_keys(f, cache) for rid, f in feats.items()}
-        yield _score(session, model, config, feats, keys, lambda rid, other: other < rid and not (sampled(rid) and sampled(other)))
+        yield len(rows), _score(session, model, config, feats, keys, lambda rid, other: other < rid and not (sampled(rid) and sampled(other)))
 
 
 _SLICE = 5000
