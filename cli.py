@@ -758,10 +758,12 @@ def _who(side: dict[str, Any]) -> str:
 @pass_ctx
 @handle_errors
 def identity_train(obj: Ctx, as_json: bool) -> None:
-    """Relearn the match model on every person in the store and apply what it decides.
+    """Relearn the match model on the people in the store and apply what it decides.
 
     A sync learns the first model by itself once identity.train_after people are known; retrain
-    after a large import. Links it finds merge people; uncertain pairs go to `hub identity review`.
+    after a large import. A store of more than identity.train_sample people is learnt on that
+    many, spread over it, and every other pair is scored against the model. Links it finds merge
+    people; uncertain pairs go to `hub identity review`.
     """
     data = obj.engine().train_identity()
     if as_json:
