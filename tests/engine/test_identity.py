@@ -3,6 +3,8 @@ explain / merge / split decisions (sticky, audited, pushed to every tool by the 
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 from typing import Any
 
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 
 from hub import decisions, processing, resolution
 from hub.decisions import DecisionError
+from hub.identity.features import extract
 from hub.sandbox import demo_data
 from hub.store.models import (
     AuditLog,
@@ -321,3 +324,20 @@ def test_review_accept_and_reject(hub: Hub) -> None:
     with hub.engine.manual() as ctx:
         why = decisions.explain(ctx, second["a"]["record"], second["b"]["record"])
     assert not why["same_entity"] and why["decisions"][0]["kind"] == "cannot"
+
+
+def test_stored_features_are_decoded_and_made_again_only_when_other_settings_made_them(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    _demo_world(hub)  # enough people for a model: records are keyed from then on
+    hub.sync()
+    home = resolution.resolver_config(hub.engine.workspace.config.identity, "JP")
+    abroad = dataclasses.replace(home, default_region="US")
+    made: list[str] = []
+    monkeypatch.setattr(resolution, "extract", lambda rec, config: made.append(rec["record_id"]) or extract(rec, config))
+    with hub.store.session() as s:
+        rows = dict(itertools.islice(resolution.person_records(s), 30))
+        stored = resolution.stored_features(s, rows, home)
+        assert not made  # decoded: nothing normalised again
+        again = resolution.stored_features(s, rows, abroad)
+    assert sorted(made) == sorted(map(str, rows))  # the store's JP features are not used for US settings
+    assert stored == {rid: extract(rec, home) for rid, rec in rows.items()}
+    assert again == {rid: extract(rec, abroad) for rid, rec in rows.items()}
