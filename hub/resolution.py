@@ -267,8 +267,9 @@ _M64 = 1 << 64
 def _score_rest(
     session: Session, model: MatchModel, config: ResolverConfig, sampled: Callable[[int], bool]
 ) -> Iterator[tuple[int, list[Scored]]]:
-    """Every pair sharing a key that the sample's batch run did not decide, scored a slice of
-    records at a time: each pair once, by its later record."""
+    """Every pair sharing a key that the sample's batch run did not decide — those with a record
+    outside the sample — scored a slice of such records at a time: a pair with the sample by its
+    other record, a pair of two others by its later one."""
     stamp = features_stamp(config)
     cache: dict[str, int] = {}
     last = 0
@@ -278,11 +279,11 @@ def _score_rest(
         if not rows:
             return
         last = rows[-1][0]
-        feats = {rid: f for rid, data in rows if (f := decode_features(str(rid), data, stamp)) is not None}
+        feats = {rid: f for rid, data in rows if not sampled(rid) and (f := decode_features(str(rid), data, stamp)) is not None}
         if len(cache) > _HASHES:
             cache.clear()
         keys = {rid: block_keys(f, cache) for rid, f in feats.items()}
-        yield len(rows), _score(session, model, config, feats, keys, lambda rid, other: other < rid and not (sampled(rid) and sampled(other)))
+        yield len(rows), _score(session, model, config, feats, keys, lambda rid, other: other < rid or sampled(other))
 
 
 _SLICE = 5000
