@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -271,6 +272,7 @@ def _score_rest(
     outside the sample — scored a slice of such records at a time: a pair with the sample by its
     other record, a pair of two others by its later one."""
     stamp = features_stamp(config)
+    usable = _usable_keys(session, config)
     cache: dict[str, int] = {}
     last = 0
     while True:
@@ -283,7 +285,19 @@ def _score_rest(
         if len(cache) > _HASHES:
             cache.clear()
         keys = {rid: block_keys(f, cache) for rid, f in feats.items()}
-        yield len(rows), _score(session, model, config, feats, keys, lambda rid, other: other < rid or sampled(other))
+        yield len(rows), _score(session, model, config, feats, keys, lambda rid, other: other < rid or sampled(other), usable)
+
+
+def _usable_keys(session: Session, config: ResolverConfig) -> np.ndarray:
+    """The keys of every block that yields pairs (two records up to its cap), sorted: counted in
+    one pass over the index instead of a lookup per key of every record (most keys are a
+    record's own)."""
+    keys = array("q")
+    q = select(IdentityBlock.key, func.count()).group_by(IdentityBlock.key).having(func.count() > 1)
+    for k, n in session.connection().execute(q.execution_options(yield_per=100_000)):
+        if n <= block_cap(k, config):
+            keys.append(k)
+    return np.sort(np.frombuffer(keys, dtype=np.int64))
 
 
 _SLICE = 5000
@@ -577,16 +591,22 @@ def _score(
     feats: dict[int, Features],
     keys: dict[int, set[int]],
     wanted: Callable[[int, int], bool] | None = None,
+    usable_keys: np.ndarray | None = None,
 ) -> list[Scored]:
     """Score records (their features and keys) against every record sharing a usable key with
-    them, the pairs ``wanted(record, other)`` says (default: all); returns those at or above the
-    review threshold."""
+    them (``usable_keys``, sorted, when known: :func:`_usable_keys`), the pairs ``wanted(record,
+    other)`` says (default: all); returns those at or above the review threshold."""
     needed = sorted({k for ks in keys.values() for k in ks})
-    sizes: dict[int, int] = {}
-    for part in chunks(needed):
-        q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
-        sizes.update({k: n for k, n in session.execute(q)})
-    usable = [k for k in needed if 1 < sizes.get(k, 0) <= block_cap(k, config)]
+    if usable_keys is None:
+        sizes: dict[int, int] = {}
+        for part in chunks(needed):
+            q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
+            sizes.update({k: n for k, n in session.execute(q)})
+        usable = [k for k in needed if 1 < sizes.get(k, 0) <= block_cap(k, config)]
+    else:
+        probe = np.array(needed, dtype=np.int64)
+        at = np.minimum(np.searchsorted(usable_keys, probe), max(len(usable_keys) - 1, 0))
+        usable = probe[usable_keys[at] == probe].tolist() if len(usable_keys) else []
     members: dict[int, list[int]] = {}
     for part in chunks(usable):
         for k, rid in session.execute(select(IdentityBlock.key, IdentityBlock.source_record_id).where(IdentityBlock.key.in_(part))):

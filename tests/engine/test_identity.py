@@ -341,3 +341,20 @@ def test_stored_features_are_decoded_and_made_again_only_when_other_settings_mad
     assert sorted(made) == sorted(map(str, rows))  # the store's JP features are not used for US settings
     assert stored == {rid: extract(rec, home) for rid, rec in rows.items()}
     assert again == {rid: extract(rec, abroad) for rid, rec in rows.items()}
+
+
+def test_scoring_with_the_usable_keys_counted_at_once_equals_scoring_key_by_key(hub: Hub) -> None:
+    _demo_world(hub)
+    hub.sync()
+    config = resolution.resolver_config(hub.engine.workspace.config.identity, "JP")
+    with hub.store.session() as s:
+        model = resolution.load_model(s)
+        rows = dict(itertools.islice(resolution.person_records(s), 300))
+        feats = resolution.stored_features(s, rows, config)
+        keys = {rid: resolution.block_keys(f) for rid, f in feats.items()}
+        usable = resolution._usable_keys(s, config)
+        counted = {k for (k,) in s.execute(select(IdentityBlock.key).group_by(IdentityBlock.key).having(func.count() > 1))}
+        assert set(usable.tolist()) == {k for k in counted if s.scalar(select(func.count()).where(IdentityBlock.key == k)) <= resolution.block_cap(k, config)}
+        one_by_one = resolution._score(s, model, config, feats, keys)
+        at_once = resolution._score(s, model, config, feats, keys, usable_keys=usable)
+    assert one_by_one and [(p.a, p.b, p.probability, p.link) for p in at_once] == [(p.a, p.b, p.probability, p.link) for p in one_by_one]
