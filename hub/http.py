@@ -185,7 +185,13 @@ class HttpClient:
             reraise=True,
             before_sleep=self._log_retry,
         )
-        return retrying(self._send_once, method, url, stream, budget, kw)
+        # Attempts as a loop, not retrying(fn, ...): a Retrying is a reference cycle, and called
+        # with a function it keeps the response as the call's outcome, so every page and its
+        # body waited for the cyclic collector (hundreds of MB at a million records).
+        for attempt in retrying:
+            with attempt:
+                response = self._send_once(method, url, stream, budget, kw)
+        return response
 
     def get(self, url: str, **kw: Any) -> httpx.Response:
         return self.request("GET", url, **kw)
@@ -234,6 +240,10 @@ class HttpClient:
         where = {"connector": self.connector, "stream": stream}
         try:
             response = self.client.request(method, url, **kw)
+            # httpx binds a read response's stream back to the response: a reference cycle that
+            # only the cyclic collector frees, body and all (a page, up to megabytes). The body is
+            # read already; a plain stream of it keeps the response freed the moment it is dropped.
+            response.stream = httpx.ByteStream(response.content)
         except httpx.TimeoutException as exc:
             raise RetriableError(f"{method} {self._path(url)} timed out ({type(exc).__name__})", **where) from None
         except httpx.TransportError as exc:

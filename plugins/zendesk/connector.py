@@ -507,6 +507,9 @@ class Zendesk(Connector):
                     taken.append(pos)
         if taken:
             self._adopt_organizations(stream, plan, taken)
+        # a plan and its jobs point at each other: a cycle that would keep a window's ops and
+        # payloads for the cyclic collector; the plan is answered, so let go of its jobs
+        plan.jobs.clear()
         return [
             r if r is not None else WriteResult(plan.batch[i].key, "failed", error="no result reported")
             for i, r in enumerate(plan.results)
