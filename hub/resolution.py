@@ -207,9 +207,9 @@ def train(session: Session, config: ResolverConfig, sample: int | None = None) -
     honoured). Above, it learns on ``sample`` records spread evenly over the store, decides their
     pairs, and then every other pair sharing a key is scored against the model the way an
     incremental sync scores a changed record, a slice of records at a time, so that memory stays
-    that of ``sample`` records however large the store (and 8 bytes per block that yields pairs). Each record is read, decoded and
-    normalised once: its features and keys go to the store in the same pass. A review pair's
-    evidence is built when it is queued.
+    that of ``sample`` records however large the store (and 8 bytes per block that yields
+    pairs). Each record is read, decoded and normalised once: its features and keys go to the
+    store in the same pass. A review pair's evidence is built when it is queued.
     """
     n = session.scalar(select(func.count()).select_from(_person_records().subquery())) or 0
     sampled = _sampler(n, sample)
