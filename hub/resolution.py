@@ -325,7 +325,7 @@ def _load(
     cache: dict[str, int] = {}
 
     def flush() -> None:
-        insert_tuples(session, IdentityFeatures, ("source_record_id", "data"), [(rid, encode_features(f, stamp)) for rid, f in batch])
+        _insert_features(session, batch, stamp)
         todo = batch
         if not fresh:  # a retraining keys only what has no keys yet
             lo, hi = batch[0][0], batch[-1][0]
@@ -546,10 +546,14 @@ def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]], c
         session.execute(delete(IdentityBlock).where(IdentityBlock.source_record_id.in_(part)))
         session.execute(delete(IdentityFeatures).where(IdentityFeatures.source_record_id.in_(part)))
     stamp = features_stamp(config)
-    insert_tuples(session, IdentityFeatures, ("source_record_id", "data"), [(rid, encode_features(f, stamp)) for rid, f in feats if f is not None])
+    _insert_features(session, [(rid, f) for rid, f in feats if f is not None], stamp)
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
     _insert_keys(session, [(k, rid) for rid, ks in keys.items() for k in ks])
     return keys
+
+
+def _insert_features(session: Session, feats: Sequence[tuple[int, Features]], stamp: int) -> None:
+    insert_tuples(session, IdentityFeatures, ("source_record_id", "data"), [(rid, encode_features(f, stamp)) for rid, f in feats])
 
 
 def _insert_keys(session: Session, rows: list[tuple[int, int]]) -> None:
@@ -568,11 +572,8 @@ def stored_features(session: Session, rids: Iterable[int], config: ResolverConfi
         for rid, data in session.execute(q):
             if (f := decode_features(str(rid), data, stamp)) is not None:
                 out[rid] = f
-    for part in chunks([rid for rid in wanted if rid not in out]):
-        q = select(SourceRecord.id, SourceRecord.canonical, SourceRecord.echo).where(SourceRecord.id.in_(part), SourceRecord.deleted.is_(False))
-        for rid, c, echo in session.execute(q):
-            if c:
-                out[rid] = extract(record_of(rid, c, echo), config)
+    for rid, record in person_records(session, only=[rid for rid in wanted if rid not in out]):
+        out[rid] = extract(record, config)
     return out
 
 
