@@ -15,6 +15,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=100_000, help="customers (people) in the two tools together")
     ap.add_argument("--database-url", default=None, help="default: SQLite in a temporary directory")
+    ap.add_argument("--keep", action="store_true", help="keep the workspace and its store (for bench/store_ceiling.py); default: delete it")
     args = ap.parse_args()
 
     from hub import config, plugins
@@ -94,10 +96,10 @@ batch_size: 2000
         first = engine.sync().to_dict()
         initial_s = time.perf_counter() - t
         read = sum(first["read"].values())
+        stats = {tool: httpx.get(f"{url}/__sandbox/stats").json() for tool, url in (("hubspot", hs_url), ("zendesk", zd_url))}
         t = time.perf_counter()
         settle = engine.sync().to_dict()  # reads the initial sync's own writes back once
         settle_s = time.perf_counter() - t
-        stats = {tool: httpx.get(f"{url}/__sandbox/stats").json() for tool, url in (("hubspot", hs_url), ("zendesk", zd_url))}
         for url in (hs_url, zd_url):
             # time passes (past the connectors' overlap windows), then users edit 1 % of people
             httpx.post(f"{url}/__sandbox/advance", json={"seconds": 600}, timeout=60)
@@ -112,6 +114,9 @@ batch_size: 2000
         for proc, *_ in servers:
             proc.terminate()
             proc.wait()
+        store.engine.dispose()
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
     requests = sum(first["requests"].values())
     minimum = minimum_requests(first, initial=True)
     print(
@@ -147,6 +152,7 @@ batch_size: 2000
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "seed_seconds": round(seeded, 1),
                 "initial_requests_by_path": {t: v["requests"] for t, v in stats.items()},
+                **({"workspace": str(root)} if args.keep else {}),
             },
             ensure_ascii=False,
         )
