@@ -9,7 +9,7 @@ is no observation at all. Lists are merged (union), maps key by key.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +47,38 @@ class Golden:
     data: dict[str, Any]
     provenance: dict[str, Provenance]
     conflicts: int
+
+
+def pack_provenance(provenance: Mapping[str, Provenance]) -> dict[str, Any]:
+    """The stored form of a golden record's provenance: each source record and each timestamp
+    once, each field as ``[source, timestamp, rule]`` (positions in those two lists).
+
+    A field per source record used to repeat connector, stream, id and timestamp in full: two
+    thirds of an entity's row, written again at every recompute.
+    """
+    sources: dict[tuple[str, str, str], int] = {}
+    times: dict[str | None, int] = {}
+    fields: dict[str, list[Any]] = {}
+    for name, p in provenance.items():
+        o = p.obs
+        at = sources.setdefault((o.connector, o.stream, o.source_id), len(sources))
+        fields[name] = [at, times.setdefault(p.observed_at, len(times)), p.rule]
+    return {"v": 2, "sources": [list(k) for k in sources], "times": list(times), "fields": fields}
+
+
+def unpack_provenance(stored: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Per field: ``connector``, ``stream``, ``source_id``, ``observed_at`` and ``rule``, from
+    either stored form (:func:`pack_provenance`'s, or the earlier dict per field)."""
+    if not stored:
+        return {}
+    if not isinstance(stored.get("v"), int):
+        return dict(stored)  # stored before pack_provenance: already a dict per field
+    sources, times = stored["sources"], stored["times"]
+    out: dict[str, dict[str, Any]] = {}
+    for name, (at, when, rule) in stored["fields"].items():
+        connector, stream, source_id = sources[at]
+        out[name] = {"connector": connector, "stream": stream, "source_id": source_id, "observed_at": times[when], "rule": rule}
+    return out
 
 
 def _tie_break(o: Observation) -> tuple[str, str, str]:

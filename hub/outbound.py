@@ -13,6 +13,7 @@ from hub import paths
 from hub.connector import Stream, WriteOp, WriteResult
 from hub.context import RunContext, iso
 from hub.errors import ConnectorError, MassDeleteError, RecordError
+from hub.golden import unpack_provenance
 from hub.mapping import StreamMap
 from hub.processing import resolve_refs
 from hub.report import PlannedOp
@@ -31,7 +32,7 @@ class Ent:
     id: str
     data: dict[str, Any]
     deleted: bool
-    provenance: dict[str, Any] | None = None  # loaded for the entities written (see _execute)
+    provenance: dict[str, Any] | None = None  # per field, loaded (unpacked) for the entities written (see _execute)
 
 
 @dataclass
@@ -499,7 +500,7 @@ def _load_written(ctx: RunContext, ops: list[Op]) -> None:
     ents = {op.entity.id: op.entity for op in ops if op.entity.provenance is None}
     for part in chunks(sorted(ents)):
         for eid, provenance in ctx.session.connection().execute(select(Entity.id, Entity.provenance).where(Entity.id.in_(part))):
-            ents[eid].provenance = provenance
+            ents[eid].provenance = unpack_provenance(provenance)
 
 
 def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, dict[str, Any]]:

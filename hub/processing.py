@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from hub import resolution
 from hub.context import RunContext, as_utc, iso
 from hub.errors import RecordError
-from hub.golden import Observation, item_key, resolve
+from hub.golden import Observation, item_key, pack_provenance, resolve
 from hub.linker import fold_name, identity_keys
 from hub.mapping import parse_ref
 from hub.store.bulk import bulk_insert, bulk_update, chunks
@@ -657,16 +657,7 @@ class Chunk:
             ent.deleted = deleted
             ent.version += 1
             ent.changed = True
-            ent.provenance = {
-                name: {
-                    "connector": p.obs.connector,
-                    "stream": p.obs.stream,
-                    "source_id": p.obs.source_id,
-                    "observed_at": p.observed_at,
-                    "rule": p.rule,
-                }
-                for name, p in golden.provenance.items()
-            }
+            ent.provenance = pack_provenance(golden.provenance)
 
 
 def _without_refs(data: dict[str, Any]) -> dict[str, Any]:

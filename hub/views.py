@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from hub.context import iso
+from hub.golden import unpack_provenance
 from hub.processing import surviving_entity
 from hub.store import Store
 from hub.store.models import (
@@ -137,7 +138,7 @@ def person(store: Store, entity_id: str) -> dict[str, Any]:
                 "observed_at": p.get("observed_at"),
                 "rule": p.get("rule"),
             }
-            for name, p in (ent.provenance or {}).items()
+            for name, p in unpack_provenance(ent.provenance).items()
         }
         related = s.scalars(
             select(Entity).where(Entity.person_id == entity_id, Entity.merged_into.is_(None)).order_by(Entity.created_at)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from hub.golden import Observation, resolve
+import orjson
+
+from hub.golden import Observation, pack_provenance, resolve, unpack_provenance
 
 
 def obs(connector: str, canonical: dict, ts: str, echo: tuple[str, ...] = ()) -> Observation:
@@ -121,3 +123,26 @@ def test_list_item_keys_are_the_json_they_always_were() -> None:
     for item in ({"postal_code": "530-0001", "type": "work", "region": "大阪府"}, ["a", 1], "x", {"number": None, "b": 2}):
         plain = {k: v for k, v in item.items() if k != "type"} if isinstance(item, dict) else item
         assert item_key(item) == json.dumps(plain, sort_keys=True, ensure_ascii=False)
+
+
+def test_provenance_is_stored_packed_and_read_back_per_field() -> None:
+    g = resolve(
+        "person",
+        [
+            obs("hubspot", {"job_title": "Manager", "department": "Sales", "family_name": "Sato"}, "2024-01-01T00:00:00.000Z"),
+            obs("zendesk", {"job_title": "Director", "given_name": "Ken"}, "2024-02-01T00:00:00.000Z"),
+        ],
+    )
+    per_field = {
+        name: {"connector": p.obs.connector, "stream": p.obs.stream, "source_id": p.obs.source_id, "observed_at": p.observed_at, "rule": p.rule}
+        for name, p in g.provenance.items()
+    }
+    packed = pack_provenance(g.provenance)
+    assert unpack_provenance(orjson.loads(orjson.dumps(packed))) == per_field
+    assert per_field["job_title"]["connector"] == "zendesk" and per_field["department"]["connector"] == "hubspot"
+    # each source record and timestamp once: the stored form is much smaller than a dict per field
+    assert len(packed["sources"]) == 2 and len(packed["times"]) == 2
+    assert len(orjson.dumps(packed)) < 0.6 * len(orjson.dumps(per_field))
+    # a store written before packing still reads the same
+    assert unpack_provenance(per_field) == per_field
+    assert unpack_provenance(None) == {} and unpack_provenance({}) == {}
