@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:51:23.860064
+Create Date: 2026-11-23 00:36:09.924650
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def upgrade() -> None:
     op.create_table('identity_blocks',
     sa.Column('key', sa.BigInteger(), nullable=False),
     sa.Column('source_record_id', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('key', 'source_record_id')
+    sa.PrimaryKeyConstraint('key', 'source_record_id'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('identity_blocks', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_identity_blocks_source_record_id'), ['source_record_id'], unique=False)
