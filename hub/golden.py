@@ -81,6 +81,16 @@ def unpack_provenance(stored: Mapping[str, Any] | None) -> dict[str, dict[str, A
     return out
 
 
+def observed_times(stored: Mapping[str, Any] | None) -> dict[str, str | None]:
+    """Per field, when its golden value was observed (either stored form): all a write needs."""
+    if not stored:
+        return {}
+    if not isinstance(stored.get("v"), int):
+        return {name: p.get("observed_at") for name, p in stored.items()}
+    times = stored["times"]
+    return {name: times[f[1]] for name, f in stored["fields"].items()}
+
+
 def _tie_break(o: Observation) -> tuple[str, str, str]:
     return o.connector, o.stream, o.source_id
 

@@ -13,7 +13,7 @@ from hub import paths
 from hub.connector import Stream, WriteOp, WriteResult
 from hub.context import RunContext, iso
 from hub.errors import ConnectorError, MassDeleteError, RecordError
-from hub.golden import unpack_provenance
+from hub.golden import observed_times
 from hub.mapping import StreamMap
 from hub.processing import resolve_refs
 from hub.report import PlannedOp
@@ -32,7 +32,7 @@ class Ent:
     id: str
     data: dict[str, Any]
     deleted: bool
-    provenance: dict[str, Any] | None = None  # per field, loaded (unpacked) for the entities written (see _execute)
+    observed: dict[str, str | None] | None = None  # when each golden value was observed: loaded for the entities written (see _execute)
 
 
 @dataclass
@@ -491,16 +491,16 @@ def _execute(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> Non
 
 def _load_written(ctx: RunContext, ops: list[Op]) -> None:
     """Load what only a write needs: the payload, field timestamps and echoes of the records
-    written and the provenance of their entities (most records diffed need no write)."""
+    written and when their entities' values were observed (most records diffed need no write)."""
     srcs = {op.src.id: op.src for op in ops if op.src is not None and op.src.payload is None}
     for part in chunks(sorted(srcs)):
         q = select(SourceRecord.id, SourceRecord.payload, SourceRecord.field_ts, SourceRecord.echo).where(SourceRecord.id.in_(part))
         for rid, payload, field_ts, echo in ctx.session.connection().execute(q):
             srcs[rid].payload, srcs[rid].field_ts, srcs[rid].echo = payload, field_ts, echo
-    ents = {op.entity.id: op.entity for op in ops if op.entity.provenance is None}
+    ents = {op.entity.id: op.entity for op in ops if op.entity.observed is None}
     for part in chunks(sorted(ents)):
         for eid, provenance in ctx.session.connection().execute(select(Entity.id, Entity.provenance).where(Entity.id.in_(part))):
-            ents[eid].provenance = unpack_provenance(provenance)
+            ents[eid].observed = observed_times(provenance)
 
 
 def _ledger_rows(ctx: RunContext, rt: Runtime, stream: Stream, ops: list[Op]) -> dict[str, dict[str, Any]]:
@@ -591,11 +591,11 @@ class _Recorder:
                 self.src_deleted.append({"id": src.id, "deleted": True})
             return
         # what the tool now holds, so that reading it back is no change (no ping-pong)
-        prov = op.entity.provenance or {}
+        observed = op.entity.observed or {}
         changed = set(expected) if src is None else {k for k, v in expected.items() if (src.canonical or {}).get(k) != v}
         field_ts = dict(src.field_ts or {}) if src is not None else {}
         for name in changed:
-            field_ts[name] = (prov.get(name) or {}).get("observed_at") or iso(utcnow())
+            field_ts[name] = observed.get(name) or iso(utcnow())
         echo = sorted(set(src.echo or ()) | changed) if src is not None else sorted(changed)
         values = {"payload": payload, "canonical": expected, "field_ts": field_ts, "echo": echo}
         if src is not None:

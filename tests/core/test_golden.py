@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import orjson
 
-from hub.golden import Observation, pack_provenance, resolve, unpack_provenance
+from hub.golden import Observation, observed_times, pack_provenance, resolve, unpack_provenance
 
 
 def obs(connector: str, canonical: dict, ts: str, echo: tuple[str, ...] = ()) -> Observation:
@@ -143,6 +143,9 @@ def test_provenance_is_stored_packed_and_read_back_per_field() -> None:
     # each source record and timestamp once: the stored form is much smaller than a dict per field
     assert len(packed["sources"]) == 2 and len(packed["times"]) == 2
     assert len(orjson.dumps(packed)) < 0.6 * len(orjson.dumps(per_field))
+    # what a write needs: when each value was observed
+    times = {name: p["observed_at"] for name, p in per_field.items()}
+    assert observed_times(packed) == times and times["given_name"] == "2024-02-01T00:00:00.000Z"
     # a store written before packing still reads the same
-    assert unpack_provenance(per_field) == per_field
-    assert unpack_provenance(None) == {} and unpack_provenance({}) == {}
+    assert unpack_provenance(per_field) == per_field and observed_times(per_field) == times
+    assert unpack_provenance(None) == {} and unpack_provenance({}) == {} and observed_times(None) == {}
