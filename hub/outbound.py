@@ -15,7 +15,7 @@ from hub.context import RunContext, iso
 from hub.errors import ConnectorError, MassDeleteError, RecordError
 from hub.golden import observed_times
 from hub.mapping import StreamMap
-from hub.processing import resolve_refs
+from hub.processing import pack_field_ts, resolve_refs
 from hub.report import PlannedOp
 from hub.runtime import ENTITY_ORDER, Runtime
 from hub.store.bulk import bulk_insert, bulk_update, chunks
@@ -597,7 +597,7 @@ class _Recorder:
         for name in changed:
             field_ts[name] = observed.get(name) or iso(utcnow())
         echo = sorted(set(src.echo or ()) | changed) if src is not None else sorted(changed)
-        values = {"payload": payload, "canonical": expected, "field_ts": field_ts, "echo": echo}
+        values = {"payload": payload, "canonical": expected, "field_ts": pack_field_ts(field_ts), "echo": echo}
         if src is not None:
             self.src_updates.append({"id": src.id, **values})
         elif target_id not in self.link_for:

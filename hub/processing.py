@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -666,14 +666,16 @@ def _without_refs(data: dict[str, Any]) -> dict[str, Any]:
 
 def _observation(r: Any) -> Observation:
     """What one source record (a chunk row or a stored row: the same columns) says for the golden record."""
+    field_ts = r.field_ts or {}
     return Observation(
         r.connector,
         r.stream,
         r.source_id,
         {k: v for k, v in (r.canonical or {}).items() if k != "id"},
-        r.field_ts or {},
+        field_ts,
         frozenset(r.echo or ()),
-        iso(r.source_updated_at),
+        # a field without a time of its own has the record's common one (see pack_field_ts)
+        field_ts.get(BASE_TS) or iso(r.source_updated_at),
         r.deleted,
         r.retracted or {},
     )
@@ -699,10 +701,12 @@ def _track_fields(row: Row, canonical: dict[str, Any], led: Any) -> tuple[dict[s
 
     A field keeps its timestamp while its value stays the same, so a record touched for another
     reason does not make all its old values look new. A value equal to what the hub itself
-    wrote (the outbound ledger) is an echo, never a new observation.
+    wrote (the outbound ledger) is an echo, never a new observation. The timestamps are returned
+    packed (:func:`pack_field_ts`).
     """
     old = row.canonical or {}
     old_ts = row.field_ts or {}
+    old_base = old_ts.get(BASE_TS)
     old_echo = set(row.echo or ())
     ts = iso(row.source_updated_at) or iso(utcnow()) or ""
     expected = (led.expected or {}) if led is not None else {}
@@ -710,15 +714,35 @@ def _track_fields(row: Row, canonical: dict[str, Any], led: Any) -> tuple[dict[s
     echo: set[str] = set()
     for name, value in canonical.items():
         if name in old and old[name] == value:
-            field_ts[name] = old_ts.get(name, ts)
+            field_ts[name] = old_ts.get(name) or old_base or ts
             if name in old_echo:
                 echo.add(name)
         elif expected.get(name) == value:
-            field_ts[name] = old_ts.get(name, ts)
+            field_ts[name] = old_ts.get(name) or old_base or ts
             echo.add(name)
         else:
             field_ts[name] = ts
-    return field_ts, echo
+    return pack_field_ts(field_ts), echo
+
+
+BASE_TS = "*"
+"""The key of a packed ``field_ts`` that holds the time most of the record's fields share."""
+
+
+def pack_field_ts(field_ts: dict[str, str]) -> dict[str, str]:
+    """The stored form of a record's field timestamps: the time most fields share under
+    :data:`BASE_TS`, and only the fields with another time of their own.
+
+    Most fields of a record share one time (the read that first saw them), so a timestamp per
+    field repeated it a dozen times in every staged record.
+    """
+    base = field_ts.get(BASE_TS)
+    own = {k: v for k, v in field_ts.items() if k != BASE_TS}
+    if base is None:
+        if not own:
+            return {}
+        base = Counter(own.values()).most_common(1)[0][0]
+    return {BASE_TS: base, **{k: v for k, v in own.items() if v != base}}
 
 
 def _track_retractions(row: Row, canonical: dict[str, Any], echo: set[str], entity: str) -> dict[str, Any]:
