@@ -23,6 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+SLICE = 5000  # records whose blocking keys a training writes at once (hub.resolution._SLICE)
+
 # parents before children (foreign keys stay on, as in a sync)
 ORDER = (
     "runs",
@@ -65,7 +67,12 @@ def main() -> None:
                 model = models[name]
                 cols = [c.key for c in model.__table__.columns]
                 rows_in, seconds = 0, 0.0
-                result = src.execution_options(yield_per=args.chunk).execute(select(*model.__table__.columns))
+                q = select(*model.__table__.columns)
+                if model is IdentityBlock:
+                    # in the order a training writes them (a slice of records at a time, sorted by
+                    # key), not the key order the store keeps them in
+                    q = q.order_by(IdentityBlock.source_record_id // SLICE, IdentityBlock.key, IdentityBlock.source_record_id)
+                result = src.execution_options(yield_per=args.chunk).execute(q)
                 for part in result.partitions(args.chunk):
                     t = time.perf_counter()
                     if model is IdentityBlock:  # written as tuples by the pipeline too

