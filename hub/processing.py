@@ -696,6 +696,26 @@ def _same(new: dict[str, Any], old: dict[str, Any] | None) -> bool:
     return {k: v for k, v in new.items() if k != "id"} == {k: v for k, v in old.items() if k != "id"}
 
 
+BASE_TS = "*"
+"""The key of a packed ``field_ts`` that holds the time most of the record's fields share."""
+
+
+def pack_field_ts(field_ts: dict[str, str]) -> dict[str, str]:
+    """The stored form of a record's field timestamps: the time most fields share under
+    :data:`BASE_TS`, and only the fields with another time of their own.
+
+    Most fields of a record share one time (the read that first saw them), so a timestamp per
+    field repeated it a dozen times in every staged record.
+    """
+    base = field_ts.get(BASE_TS)
+    own = {k: v for k, v in field_ts.items() if k != BASE_TS}
+    if base is None:
+        if not own:
+            return {}
+        base = Counter(own.values()).most_common(1)[0][0]
+    return {BASE_TS: base, **{k: v for k, v in own.items() if v != base}}
+
+
 def _track_fields(row: Row, canonical: dict[str, Any], led: Any) -> tuple[dict[str, str], set[str]]:
     """Per top-level field: when its value last changed in this tool, and whether it is an echo.
 
@@ -723,26 +743,6 @@ def _track_fields(row: Row, canonical: dict[str, Any], led: Any) -> tuple[dict[s
         else:
             field_ts[name] = ts
     return pack_field_ts(field_ts), echo
-
-
-BASE_TS = "*"
-"""The key of a packed ``field_ts`` that holds the time most of the record's fields share."""
-
-
-def pack_field_ts(field_ts: dict[str, str]) -> dict[str, str]:
-    """The stored form of a record's field timestamps: the time most fields share under
-    :data:`BASE_TS`, and only the fields with another time of their own.
-
-    Most fields of a record share one time (the read that first saw them), so a timestamp per
-    field repeated it a dozen times in every staged record.
-    """
-    base = field_ts.get(BASE_TS)
-    own = {k: v for k, v in field_ts.items() if k != BASE_TS}
-    if base is None:
-        if not own:
-            return {}
-        base = Counter(own.values()).most_common(1)[0][0]
-    return {BASE_TS: base, **{k: v for k, v in own.items() if v != base}}
 
 
 def _track_retractions(row: Row, canonical: dict[str, Any], echo: set[str], entity: str) -> dict[str, Any]:
