@@ -295,9 +295,14 @@ def _usable_keys(session: Session, config: ResolverConfig) -> np.ndarray:
     keys = array("q")
     q = select(IdentityBlock.key, func.count()).group_by(IdentityBlock.key).having(func.count() > 1)
     for k, n in session.connection().execute(q.execution_options(yield_per=100_000)):
-        if n <= block_cap(k, config):
+        if _yields_pairs(k, n, config):
             keys.append(k)
     return np.sort(np.frombuffer(keys, dtype=np.int64))
+
+
+def _yields_pairs(key: int, size: int, config: ResolverConfig) -> bool:
+    """Whether a block of ``size`` records under ``key`` is compared: two or more, up to its cap."""
+    return 1 < size <= block_cap(key, config)
 
 
 _SLICE = 5000
@@ -334,8 +339,7 @@ def _load(
             todo = [(rid, f) for rid, f in batch if rid not in keyed]
         if len(cache) > _HASHES:
             cache.clear()
-        # sorted: consecutive rows land on the same pages of the (key, record) index
-        _insert_keys(session, sorted((k, rid) for rid, f in todo for k in block_keys(f, cache)))
+        _insert_keys(session, [(k, rid) for rid, f in todo for k in block_keys(f, cache)])
         batch.clear()
         table.extend(rows)
         rows.clear()
@@ -548,8 +552,7 @@ def write_keys(session: Session, feats: Sequence[tuple[int, Features | None]], c
     stamp = features_stamp(config)
     _insert_features(session, [(rid, f) for rid, f in feats if f is not None], stamp)
     keys = {rid: block_keys(f) for rid, f in feats if f is not None}
-    # sorted: a chunk's keys land in key order, about three times faster than record by record
-    _insert_keys(session, sorted((k, rid) for rid, ks in keys.items() for k in ks))
+    _insert_keys(session, [(k, rid) for rid, ks in keys.items() for k in ks])
     return keys
 
 
@@ -558,8 +561,10 @@ def _insert_features(session: Session, feats: Sequence[tuple[int, Features]], st
 
 
 def _insert_keys(session: Session, rows: list[tuple[int, int]]) -> None:
-    """(key, record id) rows: a training writes some fourteen a record."""
-    insert_tuples(session, IdentityBlock, ("key", "source_record_id"), rows)
+    """(key, record id) rows: a training writes some fourteen a record. Inserted in key order:
+    consecutive rows land on the same pages of the key tree, about three times faster on SQLite
+    than record by record."""
+    insert_tuples(session, IdentityBlock, ("key", "source_record_id"), sorted(rows))
 
 
 def stored_features(session: Session, rids: Iterable[int], config: ResolverConfig) -> dict[int, Features]:
@@ -604,7 +609,7 @@ def _score(
         for part in chunks(needed):
             q = select(IdentityBlock.key, func.count()).where(IdentityBlock.key.in_(part)).group_by(IdentityBlock.key)
             sizes.update({k: n for k, n in session.execute(q)})
-        usable = [k for k in needed if 1 < sizes.get(k, 0) <= block_cap(k, config)]
+        usable = [k for k in needed if _yields_pairs(k, sizes.get(k, 0), config)]
     else:
         probe = np.array(needed, dtype=np.int64)
         at = np.minimum(np.searchsorted(usable_keys, probe), max(len(usable_keys) - 1, 0))
