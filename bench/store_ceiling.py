@@ -23,8 +23,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SLICE = 5000  # records whose blocking keys a training writes at once (hub.resolution._SLICE)
-
 # parents before children (foreign keys stay on, as in a sync)
 ORDER = (
     "runs",
@@ -52,6 +50,7 @@ def main() -> None:
 
     from sqlalchemy import select
 
+    from hub.resolution import _SLICE as SLICE  # records whose blocking keys a training writes at once
     from hub.store import Store
     from hub.store.bulk import bulk_insert, insert_tuples
     from hub.store.models import Base, IdentityBlock

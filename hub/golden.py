@@ -66,13 +66,19 @@ def pack_provenance(provenance: Mapping[str, Provenance]) -> dict[str, Any]:
     return {"v": 2, "sources": [list(k) for k in sources], "times": list(times), "fields": fields}
 
 
+def _packed(stored: Mapping[str, Any]) -> bool:
+    """Whether stored provenance is :func:`pack_provenance`'s form (versioned), not the earlier
+    dict per field (whose values are dicts)."""
+    return isinstance(stored.get("v"), int)
+
+
 def unpack_provenance(stored: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
     """Per field: ``connector``, ``stream``, ``source_id``, ``observed_at`` and ``rule``, from
     either stored form (:func:`pack_provenance`'s, or the earlier dict per field)."""
     if not stored:
         return {}
-    if not isinstance(stored.get("v"), int):
-        return dict(stored)  # stored before pack_provenance: already a dict per field
+    if not _packed(stored):
+        return dict(stored)  # already a dict per field
     sources, times = stored["sources"], stored["times"]
     out: dict[str, dict[str, Any]] = {}
     for name, (at, when, rule) in stored["fields"].items():
@@ -85,7 +91,7 @@ def observed_times(stored: Mapping[str, Any] | None) -> dict[str, str | None]:
     """Per field, when its golden value was observed (either stored form): all a write needs."""
     if not stored:
         return {}
-    if not isinstance(stored.get("v"), int):
+    if not _packed(stored):
         return {name: p.get("observed_at") for name, p in stored.items()}
     times = stored["times"]
     return {name: times[f[1]] for name, f in stored["fields"].items()}
